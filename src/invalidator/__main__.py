@@ -1,0 +1,3 @@
+from invalidator.cli.main import main
+
+main()

@@ -1,0 +1,154 @@
+"""The control plane's ASGI application: one choke point from HTTP to operations and back.
+
+Every request gets an id; any ServiceError becomes CloudFront's error envelope; anything else
+is logged with its traceback and answered with a bare InternalError (no traceback on the wire).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from dataclasses import dataclass
+
+from invalidator.api.authn import Authenticator, authorize
+from invalidator.api.http import (
+    ClientGone,
+    Receive,
+    Request,
+    Response,
+    Scope,
+    Send,
+    decode_headers,
+    read_body,
+    send_response,
+)
+from invalidator.api.routing import Call, Router
+from invalidator.api.throttle import RateLimiter
+from invalidator.api.wire.error_xml import error_document
+from invalidator.domain.errors import InternalError, ServiceError
+
+log = logging.getLogger("invalidator.api")
+
+
+@dataclass(frozen=True)
+class ApiSettings:
+    """Knobs of the HTTP surface."""
+
+    max_body_bytes: int = 4 * 1024 * 1024
+    body_timeout: float = 10.0
+    account_id: str = "000000000000"
+    public_url: str | None = None  # externally visible base URL; default: from the Host header
+
+
+class ControlPlaneApp:
+    """Raw ASGI app: route → read body → authenticate → authorize → operation → response."""
+
+    def __init__(
+        self,
+        router: Router,
+        authenticator: Authenticator,
+        settings: ApiSettings,
+        limiter: RateLimiter | None = None,
+    ) -> None:
+        self._router = router
+        self._auth = authenticator
+        self._settings = settings
+        self._limiter = limiter
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """ASGI entry point."""
+        if scope["type"] == "lifespan":
+            await _lifespan(receive, send)
+            return
+        if scope["type"] != "http":
+            return
+        started = time.perf_counter()
+        request_id = str(uuid.uuid4())
+        method: str = scope["method"]
+        path: str = scope["path"]
+        version = self._router.version_of(path)
+        operation = "-"
+        key_id = "-"
+        try:
+            matched = self._router.match(method, path)
+            operation = matched.route.operation
+            headers = decode_headers(scope)
+            body = await read_body(
+                receive, headers, self._settings.max_body_bytes, self._settings.body_timeout
+            )
+            request = Request(
+                method=method,
+                raw_path=scope.get("raw_path", path.encode()).decode("latin-1").split("?")[0],
+                query_string=scope.get("query_string", b"").decode("latin-1"),
+                headers=headers,
+                body=body,
+                request_id=request_id,
+            )
+            key = await self._auth.authenticate(request, matched.version)
+            key_id = key.access_key_id
+            if self._limiter is not None:
+                self._limiter.check(key.access_key_id)
+            dist_param = matched.route.distribution_param
+            if dist_param is not None:
+                authorize(key, operation, matched.params[dist_param], self._settings.account_id)
+            call = Call(
+                request=request,
+                version=matched.version,
+                operation=operation,
+                params=matched.params,
+                key=key,
+                base_url=self._base_url(scope, request),
+            )
+            response = await matched.route.handler(call)
+            if method == "HEAD":
+                response = Response(response.status, b"", response.headers, response.content_type)
+            code = "-"
+        except ClientGone:
+            log.info("client gone", extra={"request_id": request_id, "operation": operation})
+            return
+        except ServiceError as exc:
+            response = Response(exc.status, error_document(exc, version, request_id))
+            code = exc.code
+        except Exception:
+            log.exception(
+                "unhandled error", extra={"request_id": request_id, "operation": operation}
+            )
+            error = InternalError()
+            response = Response(error.status, error_document(error, version, request_id))
+            code = error.code
+        response.headers.append(("x-amzn-requestid", request_id))
+        await send_response(send, response)
+        if log.isEnabledFor(logging.INFO):  # the record's fields cost even when it is dropped
+            log.info(
+                "request",
+                extra={
+                    "request_id": request_id,
+                    "method": method,
+                    "path": path[:300],
+                    "operation": operation,
+                    "status": response.status,
+                    "error_code": code,
+                    "access_key_id": key_id,
+                    "duration_ms": round((time.perf_counter() - started) * 1000, 3),
+                },
+            )
+
+    def _base_url(self, scope: Scope, request: Request) -> str:
+        if self._settings.public_url:
+            return self._settings.public_url.rstrip("/")
+        host = request.header("host")
+        if not host:
+            server = scope.get("server") or ("localhost", 80)
+            host = f"{server[0]}:{server[1]}"
+        return f"{scope.get('scheme', 'http')}://{host}"
+
+
+async def _lifespan(receive: Receive, send: Send) -> None:
+    while True:
+        message = await receive()
+        if message["type"] == "lifespan.startup":
+            await send({"type": "lifespan.startup.complete"})
+        elif message["type"] == "lifespan.shutdown":
+            await send({"type": "lifespan.shutdown.complete"})
+            return

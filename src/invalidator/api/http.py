@@ -1,0 +1,106 @@
+"""HTTP plumbing over raw ASGI: the request we hand to operations and the response they return.
+
+Reading the body is where hostile clients live: the size limit is enforced from
+Content-Length before anything is read and again while streaming, and the whole body must
+arrive within a deadline, so a slow or endless body costs one timer, not a worker.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable, MutableMapping
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qsl
+
+from invalidator.domain.errors import BatchTooLarge, RequestTimeout
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+
+
+class ClientGone(Exception):
+    """The client disconnected before its request was complete."""
+
+
+@dataclass
+class Request:
+    """One API request after the body is read."""
+
+    method: str
+    raw_path: str
+    query_string: str
+    headers: tuple[tuple[str, str], ...]
+    body: bytes
+    request_id: str
+    received_at: float = field(default_factory=time.monotonic)
+
+    def header(self, name: str) -> str | None:
+        """A header value (lowercase name); repeated headers joined with ','."""
+        values = [v for k, v in self.headers if k == name]
+        return ",".join(values) if values else None
+
+    def query(self) -> dict[str, str]:
+        """Query parameters (last one wins)."""
+        return dict(parse_qsl(self.query_string, keep_blank_values=True))
+
+
+@dataclass
+class Response:
+    """What an operation answers."""
+
+    status: int
+    body: bytes = b""
+    headers: list[tuple[str, str]] = field(default_factory=list)
+    content_type: str = "text/xml"
+
+
+def decode_headers(scope: Scope) -> tuple[tuple[str, str], ...]:
+    """ASGI headers as (lowercase name, value) text; latin-1 as HTTP/1.1 defines."""
+    return tuple((k.decode("latin-1").lower(), v.decode("latin-1")) for k, v in scope["headers"])
+
+
+async def read_body(
+    receive: Receive, headers: tuple[tuple[str, str], ...], limit: int, timeout: float
+) -> bytes:
+    """The whole body, at most `limit` bytes, within `timeout` seconds."""
+    for name, value in headers:
+        if name == "content-length" and value.strip().isdigit() and int(value) > limit:
+            raise BatchTooLarge(f"The request body exceeds the limit of {limit} bytes.")
+
+    async def collect() -> bytes:
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                raise ClientGone()
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > limit:
+                raise BatchTooLarge(f"The request body exceeds the limit of {limit} bytes.")
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                return b"".join(chunks)
+
+    try:
+        async with asyncio.timeout(timeout):
+            return await collect()
+    except TimeoutError:
+        raise RequestTimeout(
+            f"The request body was not received within {timeout:g} seconds."
+        ) from None
+
+
+async def send_response(send: Send, response: Response) -> None:
+    """Send status, headers and body."""
+    headers = [
+        (b"content-type", response.content_type.encode("latin-1")),
+        (b"content-length", str(len(response.body)).encode("latin-1")),
+    ]
+    headers.extend((k.encode("latin-1"), v.encode("latin-1")) for k, v in response.headers)
+    await send({"type": "http.response.start", "status": response.status, "headers": headers})
+    await send({"type": "http.response.body", "body": response.body})

@@ -1,0 +1,63 @@
+"""CreateInvalidation, GetInvalidation, ListInvalidations: HTTP ⇄ InvalidationService."""
+
+from __future__ import annotations
+
+from invalidator.api.http import Response
+from invalidator.api.routing import Call, Route, route
+from invalidator.api.wire.invalidation_xml import (
+    invalidation_document,
+    invalidation_list_document,
+    parse_invalidation_batch,
+)
+from invalidator.api.wire.xmlparse import parse_xml
+from invalidator.domain.errors import MissingBody
+from invalidator.domain.invalidations import InvalidationService
+
+_DIST = "/distribution/{dist}/invalidation"
+
+
+class InvalidationOperations:
+    """One short method per operation."""
+
+    def __init__(self, service: InvalidationService) -> None:
+        self._service = service
+
+    def routes(self) -> list[Route]:
+        """This family's routes."""
+        return [
+            route("POST", _DIST, "CreateInvalidation", self.create_invalidation,
+                  distribution_param="dist"),
+            route("GET", _DIST, "ListInvalidations", self.list_invalidations,
+                  distribution_param="dist"),
+            route("GET", _DIST + "/{id}", "GetInvalidation", self.get_invalidation,
+                  distribution_param="dist"),
+        ]  # fmt: skip
+
+    async def create_invalidation(self, call: Call) -> Response:
+        """201 with the (new or replayed) invalidation and its Location."""
+        if not call.request.body.strip():
+            raise MissingBody()
+        batch = parse_invalidation_batch(parse_xml(call.request.body))
+        dist = call.params["dist"]
+        invalidation, _ = await self._service.create_invalidation(
+            dist, batch.caller_reference, batch.quantity, batch.paths
+        )
+        location = (
+            f"{call.base_url}/{call.version}/distribution/{dist}/invalidation/{invalidation.id}"
+        )
+        return Response(
+            201, invalidation_document(invalidation, call.version), [("location", location)]
+        )
+
+    async def get_invalidation(self, call: Call) -> Response:
+        """200 with the invalidation."""
+        invalidation = await self._service.get_invalidation(call.params["dist"], call.params["id"])
+        return Response(200, invalidation_document(invalidation, call.version))
+
+    async def list_invalidations(self, call: Call) -> Response:
+        """200 with one page, newest first."""
+        query = call.request.query()
+        page = await self._service.list_invalidations(
+            call.params["dist"], query.get("Marker", ""), query.get("MaxItems")
+        )
+        return Response(200, invalidation_list_document(page, call.version))

@@ -1,0 +1,115 @@
+"""The route table: (method, path pattern) → operation, with the API version checked."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from invalidator.api.http import Request, Response
+from invalidator.api.versions import API_VERSIONS, LATEST_VERSION
+from invalidator.domain.errors import MethodNotAllowed, NoSuchResource
+from invalidator.domain.models import AccessKey
+
+_VERSION_PREFIX = re.compile(r"^/(\d{4}-\d{2}-\d{2})(/.*)$")
+
+
+@dataclass
+class Call:
+    """An authenticated request bound to its operation."""
+
+    request: Request
+    version: str
+    operation: str
+    params: dict[str, str]
+    key: AccessKey
+    base_url: str
+
+
+Handler = Callable[[Call], Awaitable[Response]]
+
+
+@dataclass(frozen=True)
+class Route:
+    """One operation's address. `distribution_param` names the path parameter to authorize."""
+
+    method: str
+    pattern: re.Pattern[str]
+    operation: str
+    handler: Handler
+    distribution_param: str | None = None
+    versions: frozenset[str] = API_VERSIONS
+    versioned: bool = True  # False: an internal route matched on the whole path
+
+
+@dataclass(frozen=True)
+class Match:
+    """A matched route with its path parameters and API version."""
+
+    route: Route
+    params: dict[str, str]
+    version: str
+
+
+def route(
+    method: str,
+    pattern: str,
+    operation: str,
+    handler: Handler,
+    *,
+    distribution_param: str | None = None,
+    versions: frozenset[str] = API_VERSIONS,
+    versioned: bool = True,
+) -> Route:
+    """A route whose `pattern` is the path after `/{version}` (or the whole path when not
+    `versioned`), with `{name}` segments."""
+    regex = re.sub(r"\{(\w+)\}", r"(?P<\1>[^/]+)", pattern)
+    return Route(
+        method,
+        re.compile(f"^{regex}$"),
+        operation,
+        handler,
+        distribution_param,
+        versions,
+        versioned,
+    )
+
+
+class Router:
+    """Finds the route for a request; unknown paths are NoSuchResource, wrong methods 405."""
+
+    def __init__(self, routes: list[Route]) -> None:
+        self._routes = routes
+
+    def version_of(self, path: str) -> str:
+        """The API version named by the path, or the latest when there is none."""
+        found = _VERSION_PREFIX.match(path)
+        if found and found.group(1) in API_VERSIONS:
+            return found.group(1)
+        return LATEST_VERSION
+
+    def match(self, method: str, path: str) -> Match:
+        """The route for this method and (decoded) path."""
+        internal = [r for r in self._routes if not r.versioned and r.pattern.match(path)]
+        if internal:
+            for candidate in internal:
+                if candidate.method == method:
+                    m = candidate.pattern.match(path)
+                    assert m is not None
+                    return Match(candidate, m.groupdict(), LATEST_VERSION)
+            raise MethodNotAllowed()
+        found = _VERSION_PREFIX.match(path)
+        if not found or found.group(1) not in API_VERSIONS:
+            raise NoSuchResource(f"No resource at {path[:200]}")
+        version, rest = found.group(1), found.group(2)
+        path_matched = False
+        for candidate in self._routes:
+            m = candidate.pattern.match(rest)
+            if m is None or not candidate.versioned or version not in candidate.versions:
+                continue
+            path_matched = True
+            if candidate.method == method or (candidate.method == "GET" and method == "HEAD"):
+                return Match(candidate, m.groupdict(), version)
+        if path_matched:
+            raise MethodNotAllowed()
+        raise NoSuchResource(f"No resource at {path[:200]}")

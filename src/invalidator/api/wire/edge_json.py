@@ -1,0 +1,73 @@
+"""The edge protocol's JSON bodies (our own, internal endpoints; not a CloudFront API)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+from typing import Any
+
+from invalidator.domain.errors import MalformedXML
+from invalidator.domain.models import Event, EventKind
+from invalidator.domain.serving import ServingConfig
+
+
+class MalformedJSON(MalformedXML):
+    """A malformed edge-protocol body (reported with the MalformedXML code family)."""
+
+
+def dump(value: Any) -> bytes:
+    """Compact JSON."""
+    return json.dumps(value, separators=(",", ":")).encode()
+
+
+def load_object(body: bytes) -> dict[str, Any]:
+    """A JSON object body, or MalformedJSON."""
+    try:
+        value = json.loads(body or b"{}")
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise MalformedJSON("The body is not valid JSON.") from exc
+    if not isinstance(value, dict):
+        raise MalformedJSON("The body must be a JSON object.")
+    return value
+
+
+def serving_to_json(config: ServingConfig) -> dict[str, Any]:
+    """A ServingConfig as JSON."""
+    return asdict(config)
+
+
+def serving_from_json(data: dict[str, Any]) -> ServingConfig:
+    """A ServingConfig from JSON."""
+    return ServingConfig(
+        distribution_id=data["distribution_id"],
+        domain_name=data["domain_name"],
+        aliases=tuple(data["aliases"]),
+        origin_url=data["origin_url"],
+        origin_headers=tuple((str(k), str(v)) for k, v in data["origin_headers"]),
+        min_ttl=int(data["min_ttl"]),
+        default_ttl=int(data["default_ttl"]),
+        max_ttl=int(data["max_ttl"]),
+        forward_query_strings=bool(data["forward_query_strings"]),
+        enabled=bool(data["enabled"]),
+        tag_header=data["tag_header"],
+    )
+
+
+def event_to_json(event: Event) -> dict[str, Any]:
+    """An Event as JSON."""
+    return {
+        "pos": event.pos,
+        "kind": event.kind.value,
+        "distribution_id": event.distribution_id,
+        "paths": list(event.paths),
+    }
+
+
+def event_from_json(data: dict[str, Any]) -> Event:
+    """An Event from JSON."""
+    return Event(
+        pos=int(data["pos"]),
+        kind=EventKind(data["kind"]),
+        distribution_id=str(data["distribution_id"]),
+        paths=tuple(str(p) for p in data["paths"]),
+    )

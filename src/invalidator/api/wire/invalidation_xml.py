@@ -1,0 +1,118 @@
+"""InvalidationBatch in, Invalidation and InvalidationList out (every API version)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from invalidator.api.wire.timestamps import format_timestamp
+from invalidator.api.wire.xmltree import XmlElement, XmlWriter, cloudfront_namespace
+from invalidator.domain.errors import MalformedXML
+from invalidator.domain.models import Invalidation, InvalidationPage
+
+_MAX_QUANTITY_DIGITS = 9
+
+
+@dataclass(frozen=True)
+class BatchInput:
+    """The request body of CreateInvalidation, as sent."""
+
+    caller_reference: str
+    quantity: int
+    paths: tuple[str, ...]
+
+
+def _null(member: str) -> MalformedXML:
+    return MalformedXML(
+        f"1 validation error detected: Value null at '{member}' failed to satisfy "
+        "constraint: Member must not be null"
+    )
+
+
+def parse_invalidation_batch(root: XmlElement) -> BatchInput:
+    """Read an InvalidationBatch element (children in any order)."""
+    if root.tag != "InvalidationBatch":
+        raise MalformedXML(
+            f"Unexpected root element {root.tag[:64]!r}; expected InvalidationBatch."
+        )
+    for child in root.children:
+        if child.tag not in ("Paths", "CallerReference"):
+            raise MalformedXML(f"Unexpected element {child.tag[:64]!r} in InvalidationBatch.")
+    caller = root.find("CallerReference")
+    if caller is None:
+        raise _null("invalidationBatch.callerReference")
+    paths_el = root.find("Paths")
+    if paths_el is None:
+        raise _null("invalidationBatch.paths")
+    quantity_el = paths_el.find("Quantity")
+    if quantity_el is None:
+        raise _null("invalidationBatch.paths.quantity")
+    text = quantity_el.text.strip()
+    digits = text[1:] if text[:1] in "+-" else text
+    if not digits.isdigit() or not digits.isascii() or len(digits) > _MAX_QUANTITY_DIGITS:
+        raise MalformedXML(
+            f"1 validation error detected: Value '{text[:32]}' at "
+            "'invalidationBatch.paths.quantity' failed to satisfy constraint: "
+            "Member must be a valid integer"
+        )
+    paths: list[str] = []
+    for child in paths_el.children:
+        if child.tag == "Items":
+            for item in child.children:
+                if item.tag != "Path":
+                    raise MalformedXML(f"Unexpected element {item.tag[:64]!r} in Paths/Items.")
+                paths.append(item.text)
+        elif child.tag != "Quantity":
+            raise MalformedXML(f"Unexpected element {child.tag[:64]!r} in Paths.")
+    return BatchInput(caller_reference=caller.text, quantity=int(text), paths=tuple(paths))
+
+
+def _write_invalidation_body(w: XmlWriter, inv: Invalidation) -> None:
+    w.leaf("Id", inv.id)
+    w.leaf("Status", inv.status.value)
+    w.leaf("CreateTime", format_timestamp(inv.create_time))
+    w.open("InvalidationBatch")
+    w.open("Paths")
+    w.leaf("Quantity", str(len(inv.paths)))
+    if inv.paths:
+        w.open("Items")
+        for path in inv.paths:
+            w.leaf("Path", path)
+        w.close("Items")
+    w.close("Paths")
+    w.leaf("CallerReference", inv.caller_reference)
+    w.close("InvalidationBatch")
+
+
+def invalidation_document(inv: Invalidation, version: str) -> bytes:
+    """The `<Invalidation>` document."""
+    w = XmlWriter()
+    w.open("Invalidation", cloudfront_namespace(version))
+    _write_invalidation_body(w, inv)
+    w.close("Invalidation")
+    return w.to_bytes()
+
+
+def invalidation_list_document(page: InvalidationPage, version: str) -> bytes:
+    """The `<InvalidationList>` document."""
+    w = XmlWriter()
+    w.open("InvalidationList", cloudfront_namespace(version))
+    if page.marker:
+        w.leaf("Marker", page.marker)
+    else:
+        w.empty("Marker")
+    if page.next_marker is not None:
+        w.leaf("NextMarker", page.next_marker)
+    w.leaf("MaxItems", str(page.max_items))
+    w.leaf("IsTruncated", "true" if page.is_truncated else "false")
+    w.leaf("Quantity", str(len(page.items)))
+    if page.items:
+        w.open("Items")
+        for inv in page.items:
+            w.open("InvalidationSummary")
+            w.leaf("Id", inv.id)
+            w.leaf("CreateTime", format_timestamp(inv.create_time))
+            w.leaf("Status", inv.status.value)
+            w.close("InvalidationSummary")
+        w.close("Items")
+    w.close("InvalidationList")
+    return w.to_bytes()

@@ -1,0 +1,87 @@
+"""`invalidator edge` (a standalone edge) and `invalidator edges list`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from invalidator.cli.api_client import ApiError
+from invalidator.cli.local import remote_client
+from invalidator.cli.options import (
+    CLIENT_SETTINGS,
+    EDGE_SETTINGS,
+    run_async,
+    settings_from,
+    settings_options,
+)
+from invalidator.cli.serve import install_shutdown, run
+from invalidator.cli.servers import bound_port, start_server, uvicorn_server
+from invalidator.edge.link import HttpLink
+from invalidator.logs import configure_logging
+from invalidator.runtime import build_edge
+from invalidator.settings import Settings
+
+
+def _split_listen(listen: str) -> tuple[str, int]:
+    host, sep, port = listen.rpartition(":")
+    if not sep or not port.isdigit():
+        raise click.UsageError(f"--listen must be HOST:PORT, not {listen!r}")
+    return host.strip("[]") or "127.0.0.1", int(port)
+
+
+async def run_edge(settings: Settings) -> None:
+    """Serve as an edge of the control plane at `settings.control_plane` until interrupted."""
+    configure_logging(settings.log_level)
+    if not settings.control_plane:
+        raise click.UsageError("--control-plane URL is required")
+    if not (settings.access_key_id and settings.secret_access_key):
+        raise click.UsageError(
+            "an edge needs credentials allowed on every distribution: set "
+            "INVALIDATOR_ACCESS_KEY_ID / INVALIDATOR_SECRET_ACCESS_KEY or the flags"
+        )
+    host, port = _split_listen(settings.listen)
+    link = HttpLink(settings.control_plane, settings.access_key_id, settings.secret_access_key)
+    node = build_edge(settings, link, "", "")
+    server = uvicorn_server(node.proxy, host, port)
+    task = await start_server(server, "invalidator edge")
+    bound = bound_port(server)
+    node.agent.name = settings.edge_name or f"edge-{host}-{bound}"
+    node.agent.url = f"http://{host}:{bound}"
+    await node.start()
+    install_shutdown([server])
+    try:
+        await task
+    finally:
+        await node.stop()
+
+
+@click.command()
+@settings_options(*EDGE_SETTINGS)
+def edge(**flags: Any) -> None:
+    """Run a standalone edge (caching reverse proxy) of a control plane."""
+    run(run_edge(settings_from(flags)))
+
+
+@click.group()
+def edges() -> None:
+    """Look at the edge fleet."""
+
+
+@edges.command("list")
+@settings_options(*CLIENT_SETTINGS)
+@run_async
+async def list_edges(**flags: Any) -> None:
+    """Each edge with its lease and progress through the event log."""
+    async with remote_client(settings_from(flags)) as client:
+        try:
+            data = await client.request_json("GET", "/_invalidator/edges")
+        except ApiError as exc:
+            raise click.ClickException(str(exc)) from exc
+    click.echo(f"event log head: {data['head']}")
+    click.echo(f"{'NAME':28} {'LEASE':8} {'LEFT':>6} {'CURSOR':>8} {'BEHIND':>7} URL")
+    for row in data["edges"]:
+        click.echo(
+            f"{row['name']:28} {row['lease']:8} {row['lease_seconds_left']:6.1f} "
+            f"{row['cursor']:8d} {row['behind']:7d} {row['url']}"
+        )

@@ -1,0 +1,87 @@
+"""`invalidator invalidate` and `invalidator invalidations list|show`: clients of the HTTP API."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from typing import Any
+
+import click
+
+from invalidator.cli.api_client import ApiError, InvalidationView
+from invalidator.cli.local import remote_client
+from invalidator.cli.options import CLIENT_SETTINGS, run_async, settings_from, settings_options
+
+
+def _show(inv: InvalidationView) -> None:
+    click.echo(f"Id:              {inv.id}")
+    click.echo(f"Status:          {inv.status}")
+    click.echo(f"CreateTime:      {inv.create_time}")
+    click.echo(f"CallerReference: {inv.caller_reference}")
+    click.echo("Paths:           " + " ".join(inv.paths))
+
+
+@click.command()
+@click.argument("distribution_id")
+@click.argument("paths", nargs=-1, required=True)
+@click.option("--wait", is_flag=True, help="Show progress until the invalidation is Completed.")
+@click.option("--timeout", default=600.0, show_default=True, help="Seconds --wait waits at most.")
+@settings_options(*CLIENT_SETTINGS)
+@run_async
+async def invalidate(
+    distribution_id: str, paths: tuple[str, ...], wait: bool, timeout: float, **flags: Any
+) -> None:
+    """Invalidate PATHS (`/a.jpg`, `/img/*`, `#tag`) on a distribution."""
+    async with remote_client(settings_from(flags)) as client:
+        try:
+            caller_reference = f"invalidator-cli-{uuid.uuid4()}"
+            inv = await client.create_invalidation(distribution_id, list(paths), caller_reference)
+            click.echo(f"{inv.id} {inv.status}")
+            started = time.monotonic()
+            while wait and inv.status != "Completed":
+                if time.monotonic() - started > timeout:
+                    raise click.ClickException(f"{inv.id} still {inv.status} after {timeout:g}s")
+                await asyncio.sleep(0.1)
+                current = await client.get_invalidation(distribution_id, inv.id)
+                if current.status != inv.status:
+                    elapsed = time.monotonic() - started
+                    click.echo(f"{current.id} {current.status} after {elapsed:.2f}s")
+                inv = current
+        except ApiError as exc:
+            raise click.ClickException(str(exc)) from exc
+
+
+@click.group()
+def invalidations() -> None:
+    """Look at a distribution's invalidations."""
+
+
+@invalidations.command("list")
+@click.argument("distribution_id")
+@settings_options(*CLIENT_SETTINGS)
+@run_async
+async def list_invalidations(distribution_id: str, **flags: Any) -> None:
+    """List invalidations, newest first."""
+    async with remote_client(settings_from(flags)) as client:
+        try:
+            rows = await client.list_invalidations(distribution_id)
+        except ApiError as exc:
+            raise click.ClickException(str(exc)) from exc
+    click.echo(f"{'ID':16} {'CREATED':26} STATUS")
+    for inv_id, created, status in rows:
+        click.echo(f"{inv_id:16} {created:26} {status}")
+
+
+@invalidations.command("show")
+@click.argument("distribution_id")
+@click.argument("invalidation_id")
+@settings_options(*CLIENT_SETTINGS)
+@run_async
+async def show_invalidation(distribution_id: str, invalidation_id: str, **flags: Any) -> None:
+    """Show one invalidation."""
+    async with remote_client(settings_from(flags)) as client:
+        try:
+            _show(await client.get_invalidation(distribution_id, invalidation_id))
+        except ApiError as exc:
+            raise click.ClickException(str(exc)) from exc

@@ -1,0 +1,50 @@
+"""A minimal DistributionConfig for an origin URL: what `distribution create --origin` sends."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+from urllib.parse import urlsplit
+
+import click
+
+
+def config_for_origin(
+    origin_url: str,
+    aliases: tuple[str, ...] = (),
+    tag_header: str | None = None,
+    caller_reference: str | None = None,
+    comment: str = "",
+) -> dict[str, Any]:
+    """A custom-origin config forwarding query strings, like the AWS CLI's own template."""
+    parts = urlsplit(origin_url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise click.UsageError(f"--origin must be an http(s) URL, not {origin_url!r}")
+    https = parts.scheme == "https"
+    port = parts.port or (443 if https else 80)
+    origin: dict[str, Any] = {
+        "Id": "origin-1",
+        "DomainName": parts.hostname,
+        "OriginPath": parts.path.rstrip("/"),
+        "CustomOriginConfig": {
+            "HTTPPort": 80 if https else port,
+            "HTTPSPort": port if https else 443,
+            "OriginProtocolPolicy": "https-only" if https else "http-only",
+        },
+    }
+    config: dict[str, Any] = {
+        "CallerReference": caller_reference or f"invalidator-cli-{uuid.uuid4()}",
+        "Aliases": {"Quantity": len(aliases), **({"Items": list(aliases)} if aliases else {})},
+        "Origins": {"Quantity": 1, "Items": [origin]},
+        "DefaultCacheBehavior": {
+            "TargetOriginId": "origin-1",
+            "ViewerProtocolPolicy": "allow-all",
+            "ForwardedValues": {"QueryString": True, "Cookies": {"Forward": "none"}},
+            "MinTTL": 0,
+        },
+        "Comment": comment,
+        "Enabled": True,
+    }
+    if tag_header:
+        config["CacheTagConfig"] = {"HeaderName": tag_header}
+    return config

@@ -1,0 +1,150 @@
+"""The distribution operations: create, read, update, delete, list and tag."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from invalidator.domain.clock import Clock
+from invalidator.domain.distributions import (
+    change_config,
+    check_deletable,
+    decide_create,
+    new_distribution,
+    retagged,
+)
+from invalidator.domain.errors import InvalidArgument, NoSuchDistribution
+from invalidator.domain.ids import IdSource
+from invalidator.domain.invalidations import parse_max_items
+from invalidator.domain.models import Distribution
+from invalidator.domain.ports import Propagation, Store
+
+DEPLOYED = "Deployed"
+IN_PROGRESS = "InProgress"
+
+
+@dataclass(frozen=True)
+class DistributionView:
+    """A distribution with its computed fields."""
+
+    distribution: Distribution
+    status: str
+    in_progress_invalidation_batches: int
+
+
+@dataclass(frozen=True)
+class DistributionPage:
+    """One page of ListDistributions (oldest first, like CloudFront)."""
+
+    items: tuple[DistributionView, ...]
+    marker: str
+    max_items: int
+    next_marker: str | None
+
+
+class DistributionService:
+    """Applies the distribution rules against the store; tells propagation about changes."""
+
+    def __init__(
+        self,
+        store: Store,
+        propagation: Propagation,
+        clock: Clock,
+        ids: IdSource,
+        domain_suffix: str,
+    ) -> None:
+        self._store = store
+        self._propagation = propagation
+        self._clock = clock
+        self._ids = ids
+        self._domain_suffix = domain_suffix
+
+    async def _view(self, distribution: Distribution) -> DistributionView:
+        pending = self._propagation.config_pending(distribution)
+        batches = await self._store.count_in_progress(distribution.id)
+        return DistributionView(distribution, IN_PROGRESS if pending else DEPLOYED, batches)
+
+    async def create_distribution(
+        self, config: dict[str, Any], tags: tuple[tuple[str, str], ...] = ()
+    ) -> tuple[DistributionView, bool]:
+        """A new distribution, or the existing one for a replayed identical request."""
+        candidate = new_distribution(
+            ids=self._ids,
+            now=self._clock.now(),
+            domain_suffix=self._domain_suffix,
+            config=config,
+            tags=tags,
+        )
+        distribution, created = await self._store.create_distribution(
+            candidate, lambda existing: decide_create(candidate, existing)
+        )
+        if created:
+            await self._propagation.distribution_changed(distribution)
+        return await self._view(distribution), created
+
+    async def get_distribution(self, distribution_id: str) -> DistributionView:
+        """The distribution or NoSuchDistribution."""
+        distribution = await self._store.get_distribution(distribution_id)
+        if distribution is None:
+            raise NoSuchDistribution()
+        return await self._view(distribution)
+
+    async def update_distribution(
+        self, distribution_id: str, config: dict[str, Any], if_match: str | None
+    ) -> DistributionView:
+        """Replace the config (If-Match required)."""
+        now = self._clock.now()
+        updated = await self._store.update_distribution(
+            distribution_id,
+            lambda current, everything: change_config(current, everything, config, if_match, now),
+        )
+        await self._propagation.distribution_changed(updated)
+        return await self._view(updated)
+
+    async def delete_distribution(self, distribution_id: str, if_match: str | None) -> None:
+        """Delete a disabled distribution (If-Match required)."""
+        deleted: list[Distribution] = []
+
+        def check(current: Distribution) -> None:
+            check_deletable(current, if_match)
+            deleted.append(current)
+
+        await self._store.delete_distribution(distribution_id, check)
+        for distribution in deleted:  # edges drop it (and its cached objects) from the log
+            await self._propagation.distribution_changed(distribution)
+
+    async def list_distributions(
+        self, marker: str, max_items: str | None, allowed: frozenset[str] | None = None
+    ) -> DistributionPage:
+        """A page of distributions the caller may see, oldest first; Marker = an id."""
+        limit = parse_max_items(max_items)
+        everything = [
+            d for d in await self._store.list_distributions() if allowed is None or d.id in allowed
+        ]
+        start = 0
+        if marker:
+            ids = [d.id for d in everything]
+            if marker not in ids:
+                raise InvalidArgument(f"The marker {marker[:64]!r} is not valid for this list.")
+            start = ids.index(marker) + 1
+        chunk = everything[start : start + limit]
+        truncated = start + limit < len(everything)
+        views = tuple([await self._view(d) for d in chunk])
+        next_marker = chunk[-1].id if truncated and chunk else None
+        return DistributionPage(views, marker, limit, next_marker)
+
+    async def tag_resource(self, distribution_id: str, tags: tuple[tuple[str, str], ...]) -> None:
+        """Add or replace tags."""
+        await self._store.update_distribution(
+            distribution_id, lambda current, _: retagged(current, tags, ())
+        )
+
+    async def untag_resource(self, distribution_id: str, keys: tuple[str, ...]) -> None:
+        """Remove tags by key."""
+        await self._store.update_distribution(
+            distribution_id, lambda current, _: retagged(current, (), keys)
+        )
+
+    async def list_tags(self, distribution_id: str) -> tuple[tuple[str, str], ...]:
+        """The distribution's tags."""
+        return (await self.get_distribution(distribution_id)).distribution.tags

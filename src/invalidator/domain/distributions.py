@@ -1,0 +1,138 @@
+"""Distribution rules shared by every way of managing distributions (API and CLI).
+
+Create, update and delete run their checks inside the store's transaction (the `decide` /
+`change` / `check` functions below), so CallerReference idempotency, CNAME uniqueness and
+ETag preconditions hold under concurrency too.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from dataclasses import replace
+from datetime import datetime
+from typing import Any
+
+from invalidator.domain.errors import (
+    CNAMEAlreadyExists,
+    DistributionAlreadyExists,
+    DistributionNotDisabled,
+    IllegalUpdate,
+    InvalidIfMatchVersion,
+    PreconditionFailed,
+)
+from invalidator.domain.ids import IdSource
+from invalidator.domain.models import Distribution
+from invalidator.domain.serving import serving_config
+
+
+def new_etag(distribution_id: str, at: datetime, config: Mapping[str, Any]) -> str:
+    """A fresh ETag for a distribution version (changes on every update)."""
+    seed = f"{distribution_id}:{at.isoformat()}:{sorted(config.items())!r}"
+    return "E" + hashlib.sha256(seed.encode()).hexdigest()[:13].upper()
+
+
+def with_config(distribution: Distribution, config: dict[str, Any], now: datetime) -> Distribution:
+    """The distribution carrying `config`, its serving fields re-derived (validating it)."""
+    serving = serving_config(distribution.id, distribution.domain_name, config)
+    return replace(
+        distribution,
+        config=config,
+        caller_reference=str(config["CallerReference"]),
+        aliases=serving.aliases,
+        origin_url=serving.origin_url,
+        tag_header=serving.tag_header,
+        enabled=serving.enabled,
+        modified_at=now,
+        etag=new_etag(distribution.id, now, config),
+    )
+
+
+def new_distribution(
+    *,
+    ids: IdSource,
+    now: datetime,
+    domain_suffix: str,
+    config: dict[str, Any],
+    tags: tuple[tuple[str, str], ...] = (),
+) -> Distribution:
+    """A new distribution with a fresh `E…` id and its own domain name under the suffix."""
+    distribution_id = ids.new_id("E")
+    blank = Distribution(
+        id=distribution_id,
+        caller_reference="",
+        domain_name=f"{distribution_id.lower()}.{domain_suffix.strip('.')}",
+        aliases=(),
+        origin_url="",
+        tag_header=None,
+        enabled=False,
+        created_at=now,
+        modified_at=now,
+        etag="",
+        config={},
+        tags=tags,
+    )
+    return with_config(blank, config, now)
+
+
+def check_aliases_free(
+    aliases: tuple[str, ...], distribution_id: str, existing: list[Distribution]
+) -> None:
+    """Aliases are unique across distributions (CNAMEAlreadyExists)."""
+    wanted = {a.lower() for a in aliases}
+    for other in existing:
+        if other.id != distribution_id and wanted & {a.lower() for a in other.aliases}:
+            raise CNAMEAlreadyExists()
+
+
+def decide_create(candidate: Distribution, existing: list[Distribution]) -> Distribution | None:
+    """None to create `candidate`; the existing distribution for an identical replay; or raise."""
+    for other in existing:
+        if other.caller_reference == candidate.caller_reference:
+            if other.config == candidate.config:
+                return other
+            raise DistributionAlreadyExists()
+    check_aliases_free(candidate.aliases, candidate.id, existing)
+    return None
+
+
+def require_if_match(if_match: str | None, current: Distribution) -> None:
+    """InvalidIfMatchVersion when missing, PreconditionFailed when stale."""
+    if not if_match or not if_match.strip():
+        raise InvalidIfMatchVersion()
+    if if_match.strip().strip('"') != current.etag:
+        raise PreconditionFailed()
+
+
+def change_config(
+    current: Distribution,
+    existing: list[Distribution],
+    config: dict[str, Any],
+    if_match: str | None,
+    now: datetime,
+) -> Distribution:
+    """UpdateDistribution's rules: If-Match, CallerReference fixed, aliases free."""
+    require_if_match(if_match, current)
+    if config.get("CallerReference") != current.caller_reference:
+        raise IllegalUpdate("The CallerReference of a distribution cannot be changed.")
+    updated = with_config(current, config, now)
+    check_aliases_free(updated.aliases, current.id, existing)
+    return updated
+
+
+def check_deletable(current: Distribution, if_match: str | None) -> None:
+    """DeleteDistribution's rules: If-Match and disabled."""
+    require_if_match(if_match, current)
+    if current.enabled:
+        raise DistributionNotDisabled()
+
+
+def retagged(
+    current: Distribution, add: tuple[tuple[str, str], ...], remove: tuple[str, ...]
+) -> Distribution:
+    """Tags after TagResource (add/replace) or UntagResource (remove keys)."""
+    tags = dict(current.tags)
+    for key in remove:
+        tags.pop(key, None)
+    tags.update(add)
+    return replace(current, tags=tuple(sorted(tags.items())))

@@ -1,0 +1,142 @@
+"""Domain objects: distributions, invalidations, access keys. Frozen, typed, wire-agnostic."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+
+class InvalidationStatus(enum.StrEnum):
+    """The two statuses CloudFront reports; waiters compare these strings exactly."""
+
+    IN_PROGRESS = "InProgress"
+    COMPLETED = "Completed"
+
+
+@dataclass(frozen=True)
+class Distribution:
+    """What the control plane knows of a distribution and what edges need to serve it.
+
+    `config` is the full CloudFront DistributionConfig (JSON-shaped, member names as keys) as
+    the Distribution API stored it; the other serving fields are derived from it on write.
+    """
+
+    id: str
+    caller_reference: str
+    domain_name: str
+    aliases: tuple[str, ...]
+    origin_url: str
+    tag_header: str | None
+    enabled: bool
+    created_at: datetime
+    modified_at: datetime
+    etag: str
+    config: dict[str, Any]
+    tags: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True)
+class Invalidation:
+    """One accepted invalidation batch. `seq` orders a distribution's invalidations."""
+
+    id: str
+    distribution_id: str
+    seq: int
+    caller_reference: str
+    paths: tuple[str, ...]
+    status: InvalidationStatus
+    create_time: datetime
+    complete_time: datetime | None = None
+    pos: int = 0  # position in the event log every edge consumes in order
+
+
+@dataclass(frozen=True)
+class InvalidationDraft:
+    """An invalidation about to be stored: validated, not yet numbered or committed."""
+
+    id: str
+    distribution_id: str
+    caller_reference: str
+    paths: tuple[str, ...]
+    file_paths: int
+    wildcard_paths: int
+    create_time: datetime
+
+
+@dataclass(frozen=True)
+class InProgressCounts:
+    """How many file and wildcard paths a distribution has in progress right now."""
+
+    file_paths: int = 0
+    wildcard_paths: int = 0
+
+
+@dataclass(frozen=True)
+class InvalidationPage:
+    """One page of ListInvalidations, newest first."""
+
+    items: tuple[Invalidation, ...]
+    marker: str
+    max_items: int
+    next_marker: str | None
+
+    @property
+    def is_truncated(self) -> bool:
+        """True when another page follows."""
+        return self.next_marker is not None
+
+
+@dataclass(frozen=True)
+class AccessKey:
+    """An API credential. `distributions` None means every distribution."""
+
+    access_key_id: str
+    secret_access_key: str
+    distributions: frozenset[str] | None
+    created_at: datetime
+    revoked: bool = False
+    description: str = ""
+
+    def allows(self, distribution_id: str) -> bool:
+        """Whether this key may act on the distribution."""
+        return self.distributions is None or distribution_id in self.distributions
+
+
+class EventKind(enum.StrEnum):
+    """What an event in the edges' log says."""
+
+    INVALIDATION = "invalidation"
+    DISTRIBUTION = "distribution"
+    DISTRIBUTION_DELETED = "distribution_deleted"
+
+
+@dataclass(frozen=True)
+class Event:
+    """One entry of the ordered log edges consume (the outbox)."""
+
+    pos: int
+    kind: EventKind
+    distribution_id: str
+    paths: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class EdgeRecord:
+    """A registered edge (its lease lives in the coordinator, not here)."""
+
+    id: str
+    name: str
+    url: str
+    registered_at: datetime
+
+
+@dataclass(frozen=True)
+class LeaseGrant:
+    """What a registering or heartbeating edge is told by the coordinator."""
+
+    edge_id: str
+    lease_seconds: float
+    head: int
+    cursor: int

@@ -1,0 +1,170 @@
+"""The domain's seams: what it needs from a store and from propagation (typing.Protocol).
+
+Implementations live in adapters (`invalidator.store`, `invalidator.propagation`); a shared
+contract suite in tests/contract runs against each of them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from typing import Protocol
+
+from invalidator.domain.models import (
+    AccessKey,
+    Distribution,
+    EdgeRecord,
+    Event,
+    InProgressCounts,
+    Invalidation,
+    InvalidationDraft,
+)
+
+AdmitFn = Callable[[Invalidation | None, InProgressCounts], Invalidation | None]
+"""Called inside the create transaction with the invalidation already holding the batch's
+CallerReference (or None) and the distribution's in-progress counts. Returns an invalidation
+to answer with instead of creating one (idempotent replay), None to create, or raises."""
+
+DecideCreateFn = Callable[[list[Distribution]], Distribution | None]
+ChangeFn = Callable[[Distribution, list[Distribution]], Distribution]
+CheckFn = Callable[[Distribution], None]
+
+
+class Store(Protocol):
+    """Durable state. Every write is committed (fsync-durable) before its call returns."""
+
+    # distributions
+    async def get_distribution(self, distribution_id: str) -> Distribution | None:
+        """The distribution, or None."""
+        ...
+
+    async def list_distributions(self) -> list[Distribution]:
+        """All distributions, oldest first."""
+        ...
+
+    async def create_distribution(
+        self, candidate: Distribution, decide: DecideCreateFn
+    ) -> tuple[Distribution, bool]:
+        """Atomically run `decide` over all distributions and insert `candidate` unless it
+        returns an existing one (idempotent replay). Returns (distribution, created)."""
+        ...
+
+    async def update_distribution(self, distribution_id: str, change: ChangeFn) -> Distribution:
+        """Atomically replace a distribution by `change(current, all)`; NoSuchDistribution if
+        it does not exist. The invalidation sequence is kept."""
+        ...
+
+    async def delete_distribution(self, distribution_id: str, check: CheckFn) -> None:
+        """Atomically run `check(current)` and delete the distribution and its invalidations;
+        NoSuchDistribution if it does not exist."""
+        ...
+
+    # invalidations
+    async def create_invalidation(
+        self, draft: InvalidationDraft, admit: AdmitFn
+    ) -> tuple[Invalidation, bool]:
+        """Atomically: look up the CallerReference, run `admit`, insert with the next seq.
+
+        Returns (invalidation, created). Two racing identical drafts create one invalidation.
+        Raises NoSuchDistribution when the distribution is gone.
+        """
+        ...
+
+    async def get_invalidation(
+        self, distribution_id: str, invalidation_id: str
+    ) -> Invalidation | None:
+        """The invalidation if it belongs to that distribution, else None."""
+        ...
+
+    async def list_invalidations(
+        self, distribution_id: str, before_id: str | None, limit: int
+    ) -> list[Invalidation] | None:
+        """Up to `limit` invalidations newest first, starting after `before_id` (a marker).
+
+        Returns None when `before_id` is not an invalidation of that distribution.
+        """
+        ...
+
+    async def in_progress_invalidations(self, after: int = 0) -> list[Invalidation]:
+        """Every invalidation still InProgress, oldest first (for resuming after restarts);
+        with `after` > 0 only those whose event position is above it (cheap: a range)."""
+        ...
+
+    async def complete_invalidations(self, invalidation_ids: Sequence[str], at: datetime) -> None:
+        """Mark invalidations Completed at `at` (idempotent: completed ones keep their time)."""
+        ...
+
+    async def count_in_progress(self, distribution_id: str) -> int:
+        """How many invalidation batches of the distribution are InProgress."""
+        ...
+
+    # the edges' event log (the outbox) and registry
+    async def events_after(self, pos: int, limit: int) -> list[Event]:
+        """Up to `limit` events after position `pos`, in order."""
+        ...
+
+    async def head_position(self) -> int:
+        """The newest event's position (0 when none)."""
+        ...
+
+    async def config_positions(self, after: int = 0) -> dict[str, int]:
+        """Per distribution, the position of its newest config event (with `after` > 0: only
+        distributions with a config event above that position)."""
+        ...
+
+    async def register_edge(self, edge: EdgeRecord) -> EdgeRecord:
+        """Insert an edge or return the one registered under the same name."""
+        ...
+
+    async def list_edges(self) -> list[EdgeRecord]:
+        """Every registered edge."""
+        ...
+
+    async def delete_edge(self, edge_id: str) -> None:
+        """Forget an edge."""
+        ...
+
+    # access keys
+    async def get_access_key(self, access_key_id: str) -> AccessKey | None:
+        """The key (revoked ones too), or None."""
+        ...
+
+    async def list_access_keys(self) -> list[AccessKey]:
+        """All keys, oldest first."""
+        ...
+
+    async def put_access_key(self, key: AccessKey) -> None:
+        """Insert or replace a key."""
+        ...
+
+    async def close(self) -> None:
+        """Flush and release resources."""
+        ...
+
+
+class Propagation(Protocol):
+    """Carries committed invalidations to the edges and decides when they are Completed."""
+
+    async def start(self) -> None:
+        """Begin work, resuming invalidations left InProgress by an earlier run."""
+        ...
+
+    async def published(self, invalidation: Invalidation) -> None:
+        """A new invalidation was committed; deliver it (never called before commit)."""
+        ...
+
+    async def wait_completed(self, invalidation_id: str, timeout: float) -> bool:
+        """Wait up to `timeout` seconds for the invalidation to be Completed; True if it is."""
+        ...
+
+    async def distribution_changed(self, distribution: Distribution) -> None:
+        """A distribution's config was committed; edges must pick it up."""
+        ...
+
+    def config_pending(self, distribution: Distribution) -> bool:
+        """True while some edge has not yet picked up this version of the config."""
+        ...
+
+    async def stop(self) -> None:
+        """Stop, leaving undelivered work in the store for the next start."""
+        ...

@@ -1,0 +1,236 @@
+"""The edge agent: registers, follows the event log in order, purges, acknowledges, and
+holds the lease that allows serving from cache (the ServeGate of the proxy).
+
+Serving from cache requires both:
+- a live lease, counted from when the last successful heartbeat was SENT, so it always ends
+  before the coordinator (which counts from receipt, plus a margin) stops waiting for us; and
+- being caught up: after any moment without a lease, the cursor must reach the head the
+  control plane reported when the lease was regained. Every invalidation that completed
+  without our acknowledgement was committed before that head, so it is purged before we
+  serve from cache again.
+Purges are idempotent and ordered by log position, so redelivery is harmless.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable
+from typing import Protocol
+
+from invalidator.domain.models import Event, EventKind, LeaseGrant
+from invalidator.domain.serving import ServingConfig
+from invalidator.edge.link import ControlPlaneLink, LinkError
+
+log = logging.getLogger("invalidator.edge")
+
+
+class PurgeTarget(Protocol):
+    """What the agent drives: the cache and the proxy's distribution table."""
+
+    def purge(self, distribution_id: str, items: tuple[str, ...], pos: int) -> None:
+        """Record purge rules for the items at log position `pos`."""
+        ...
+
+    def clear(self) -> None:
+        """Drop everything (the log we followed was reset)."""
+        ...
+
+
+class DistributionTable(Protocol):
+    """The proxy's host → distribution map."""
+
+    def set_distributions(self, configs: list[ServingConfig]) -> None:
+        """Replace every distribution."""
+        ...
+
+    def upsert_distribution(self, config: ServingConfig) -> None:
+        """Add or replace one distribution."""
+        ...
+
+    def remove_distribution(self, distribution_id: str) -> None:
+        """Forget a distribution and its cached objects."""
+        ...
+
+
+class EdgeAgent:
+    """Keeps one edge in step with the control plane."""
+
+    def __init__(
+        self,
+        link: ControlPlaneLink,
+        cache: PurgeTarget,
+        table: DistributionTable,
+        name: str,
+        url: str,
+        *,
+        heartbeat_interval: float = 1.0,
+        poll_wait: float = 20.0,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._link = link
+        self._cache = cache
+        self._table = table
+        self.name = name
+        self.url = url
+        self._interval = heartbeat_interval
+        self._poll_wait = poll_wait
+        self._monotonic = monotonic
+        self.edge_id = ""
+        self._cursor = 0
+        self._required = 0
+        self._lease_until = 0.0
+        self._lease_seconds = heartbeat_interval * 3
+        self._tasks: list[asyncio.Task[None]] = []
+        self.purges_applied = 0
+
+    # -- ServeGate --------------------------------------------------------------------------
+
+    def position(self) -> int:
+        """The applied log position: fetches starting now are stamped with it."""
+        return self._cursor
+
+    def may_serve_from_cache(self) -> bool:
+        """Lease held and caught up."""
+        return self._monotonic() < self._lease_until and self._cursor >= self._required
+
+    # -- life cycle -------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Register (retrying until the control plane answers), load configs, follow the log."""
+        delay = 0.1
+        while True:
+            try:
+                await self.join()
+                break
+            except LinkError as exc:
+                log.warning("edge registration failed; retrying", extra={"error": str(exc)})
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 2.0)
+        self._tasks = [
+            asyncio.create_task(self._poll_loop(), name="edge-poll"),
+            asyncio.create_task(self._heartbeat_loop(), name="edge-heartbeat"),
+        ]
+
+    async def join(self) -> None:
+        """Register once with an empty cache (so at the head) and load every serving config."""
+        sent = self._monotonic()
+        grant = await self._link.register(self.name, self.url, None)
+        configs = await self._link.distributions()
+        self.edge_id = grant.edge_id
+        self._cursor = self._required = grant.cursor
+        self._table.set_distributions(configs)
+        self._lease_seconds = grant.lease_seconds
+        self._lease_until = sent + grant.lease_seconds
+        log.info("edge registered", extra={"edge_id": self.edge_id, "cursor": self._cursor})
+
+    async def stop(self, deregister: bool = True) -> None:
+        """Stop following; by default leave the fleet so nothing waits for this edge."""
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._tasks = []
+        self._lease_until = 0.0
+        if deregister and self.edge_id:
+            with contextlib.suppress(LinkError):
+                await self._link.deregister(self.edge_id)
+
+    # -- loops ------------------------------------------------------------------------------
+
+    async def _poll_loop(self) -> None:
+        delay = 0.05
+        while True:
+            try:
+                await self.poll_once(self._poll_wait)
+                delay = 0.05
+            except LinkError as exc:
+                log.warning("edge poll failed", extra={"error": str(exc), "edge_id": self.edge_id})
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 1.0)
+            except Exception:  # never let the loop die: the edge would never catch up again
+                log.exception("edge poll crashed", extra={"edge_id": self.edge_id})
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 1.0)
+
+    async def poll_once(self, wait: float) -> None:
+        """One (long-)poll of the log: apply what arrived in order, then acknowledge it."""
+        after = self._cursor
+        events, head = await self._link.events(after, wait)
+        self._check_reset(head, after)
+        if events:
+            await self._apply(events)  # stops at the first event it cannot apply
+            await self.renew()
+
+    async def _heartbeat_loop(self) -> None:
+        while True:
+            # Several heartbeats per lease, so one slow or lost call does not lapse it.
+            await asyncio.sleep(min(self._interval, self._lease_seconds / 3))
+            try:
+                await self.renew()
+            except LinkError as exc:  # re-registration failed; the lease lapses meanwhile
+                log.warning("edge re-registration failed", extra={"error": str(exc)})
+            except Exception:  # never let the loop die: the lease would lapse for good
+                log.exception("edge heartbeat crashed", extra={"edge_id": self.edge_id})
+
+    async def renew(self) -> bool:
+        """Heartbeat now (also the acknowledgement of the applied cursor); True on success."""
+        sent = self._monotonic()
+        cursor = self._cursor
+        rejoined = False
+        try:
+            grant = await self._link.heartbeat(self.edge_id, cursor)
+        except LinkError as exc:
+            if exc.code != "NoSuchEdge":
+                log.warning(
+                    "edge heartbeat failed", extra={"error": str(exc), "edge_id": self.edge_id}
+                )
+                return False
+            # Forgotten by the control plane: nothing waited for us meanwhile.
+            grant = await self._reregister()
+            rejoined = True
+        lapsed = rejoined or self._lease_until <= self._monotonic()
+        self._check_reset(grant.head, cursor)
+        if lapsed:
+            # We were without a lease: invalidations may have completed without us.
+            self._required = max(self._required, grant.head)
+            log.info(
+                "edge lease regained; catching up",
+                extra={"edge_id": self.edge_id, "required": self._required},
+            )
+        self._lease_seconds = grant.lease_seconds
+        self._lease_until = sent + grant.lease_seconds
+        return True
+
+    async def _reregister(self) -> LeaseGrant:
+        grant = await self._link.register(self.name, self.url, self._cursor)
+        self.edge_id = grant.edge_id
+        return grant
+
+    def _check_reset(self, head: int, sent_cursor: int) -> None:
+        # `head` was read after the control plane saw `sent_cursor`; comparing with the cursor
+        # now would mistake an answer overtaken by a concurrent poll for a reset log.
+        if head < sent_cursor:  # the control plane's log is not the one we followed
+            log.warning("event log reset; clearing the cache", extra={"edge_id": self.edge_id})
+            self._cache.clear()
+            self._cursor = self._required = head
+
+    async def _apply(self, events: list[Event]) -> None:
+        for event in events:
+            if event.pos <= self._cursor:
+                continue
+            if event.kind is EventKind.INVALIDATION:
+                self._cache.purge(event.distribution_id, event.paths, event.pos)
+                self.purges_applied += 1
+            elif event.kind is EventKind.DISTRIBUTION:
+                config = await self._link.distribution(event.distribution_id)
+                if config is None:
+                    self._table.remove_distribution(event.distribution_id)
+                else:
+                    self._table.upsert_distribution(config)
+            else:
+                self._table.remove_distribution(event.distribution_id)
+            self._cursor = event.pos

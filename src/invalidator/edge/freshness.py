@@ -1,0 +1,179 @@
+"""HTTP freshness and conditional requests, the CloudFront way. Pure functions, no I/O.
+
+Storability and TTL of an origin response:
+- only GET and HEAD are stored; `Vary: *` never is;
+- `Cache-Control: no-store`, `private` or `no-cache` → not stored, unless MinTTL > 0 (CloudFront
+  then keeps the object for MinTTL seconds);
+- explicit freshness: `s-maxage` > `max-age` > `Expires` minus `Date` (or now);
+- without explicit freshness, DefaultTTL, and only for the statuses stored by default
+  (200, 203, 204, 300, 301, 404, 405, 410, 414, 501);
+- the TTL is clamped to [MinTTL, MaxTTL]; the origin's `Age` counts against it, so a response
+  already older than its TTL is not stored.
+
+Headers are passed as a mapping of lowercased names to values (repeated headers joined with
+", ", see `fold_headers`).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from email.utils import parsedate_to_datetime
+from typing import Protocol
+
+STORABLE_METHODS = frozenset({"GET", "HEAD"})
+STORABLE_BY_DEFAULT = frozenset({200, 203, 204, 300, 301, 404, 405, 410, 414, 501})
+_NOT_STORED = frozenset({"no-store", "private", "no-cache"})
+_ETAG = re.compile(r'\s*(W/)?("[^"]*")\s*(?:,|$)')
+
+
+class Ttls(Protocol):
+    """The TTLs of a cache behaviour (a `ServingConfig` is one)."""
+
+    @property
+    def min_ttl(self) -> int:
+        """Lower bound of any TTL, in seconds."""
+        ...
+
+    @property
+    def default_ttl(self) -> int:
+        """TTL without explicit freshness, in seconds."""
+        ...
+
+    @property
+    def max_ttl(self) -> int:
+        """Upper bound of any TTL, in seconds."""
+        ...
+
+
+@dataclass(frozen=True)
+class Freshness:
+    """Whether a response may be stored, for how long, and how old it already is."""
+
+    storable: bool
+    ttl: int = 0  # lifetime in seconds, clamped to the distribution's TTLs
+    age: int = 0  # the origin's `Age`: seconds of the lifetime already used
+
+    @property
+    def remaining(self) -> int:
+        """Seconds of freshness left when the response arrived."""
+        return self.ttl - self.age
+
+
+NOT_STORABLE = Freshness(storable=False)
+
+
+def fold_headers(pairs: Iterable[tuple[str, str]]) -> dict[str, str]:
+    """Lowercased names to values; repeated headers joined with ", "."""
+    folded: dict[str, str] = {}
+    for name, value in pairs:
+        key = name.lower()
+        folded[key] = f"{folded[key]}, {value}" if key in folded else value
+    return folded
+
+
+def parse_cache_control(value: str) -> dict[str, str | None]:
+    """Directives (lowercased) to their argument (unquoted) or None."""
+    directives: dict[str, str | None] = {}
+    for part in value.split(","):
+        name, sep, arg = part.strip().partition("=")
+        if not name:
+            continue
+        directives.setdefault(name.strip().lower(), arg.strip().strip('"') if sep else None)
+    return directives
+
+
+def parse_http_date(value: str | None) -> float | None:
+    """Epoch seconds of an HTTP date, or None when absent or malformed."""
+    if not value:
+        return None
+    try:
+        return parsedate_to_datetime(value).timestamp()
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None
+
+
+def _seconds(value: str | None) -> int | None:
+    if value is None:
+        return None
+    try:
+        return max(0, int(value))
+    except ValueError:
+        return None
+
+
+def _explicit_lifetime(
+    directives: Mapping[str, str | None], headers: Mapping[str, str], now: float
+) -> int | None:
+    for name in ("s-maxage", "max-age"):
+        if name in directives:
+            seconds = _seconds(directives[name])
+            return 0 if seconds is None else seconds
+    if "expires" in headers:
+        expires = parse_http_date(headers["expires"])
+        if expires is None:  # an invalid Expires means "already expired"
+            return 0
+        date = parse_http_date(headers.get("date"))
+        return max(0, int(expires - (now if date is None else date)))
+    return None
+
+
+def freshness(
+    method: str, status: int, headers: Mapping[str, str], ttls: Ttls, *, now: float
+) -> Freshness:
+    """Whether (and for how long) a response to `method` may be stored; `now` in epoch seconds."""
+    if method.upper() not in STORABLE_METHODS:
+        return NOT_STORABLE
+    vary = headers.get("vary", "")
+    if any(v.strip() == "*" for v in vary.split(",")):
+        return NOT_STORABLE
+    age = _seconds(headers.get("age")) or 0
+    directives = parse_cache_control(headers.get("cache-control", ""))
+    if _NOT_STORED.intersection(directives):
+        if ttls.min_ttl > 0:
+            return _result(ttls.min_ttl, age)
+        return NOT_STORABLE
+    lifetime = _explicit_lifetime(directives, headers, now)
+    if lifetime is None:
+        if status not in STORABLE_BY_DEFAULT:
+            return NOT_STORABLE
+        lifetime = ttls.default_ttl
+    return _result(min(max(lifetime, ttls.min_ttl), ttls.max_ttl), age)
+
+
+def _result(ttl: int, age: int) -> Freshness:
+    if ttl <= age:
+        return NOT_STORABLE
+    return Freshness(storable=True, ttl=ttl, age=age)
+
+
+def _opaque(tag: str) -> str:
+    return tag[2:] if tag.startswith("W/") else tag
+
+
+def etag_matches(if_none_match: str, etag: str | None) -> bool:
+    """`If-None-Match` against a stored ETag, with weak comparison; `*` matches any object."""
+    if if_none_match.strip() == "*":
+        return True
+    if not etag:
+        return False
+    mine = _opaque(etag.strip())
+    return any(m.group(2) == mine for m in _ETAG.finditer(if_none_match))
+
+
+def not_modified(
+    request_headers: Mapping[str, str], etag: str | None, last_modified: str | None
+) -> bool:
+    """Whether a conditional GET/HEAD is answered 304 by the stored object's validators.
+
+    `If-None-Match` wins over `If-Modified-Since` (RFC 9110 §13.2.2).
+    """
+    if_none_match = request_headers.get("if-none-match")
+    if if_none_match is not None:
+        return etag_matches(if_none_match, etag)
+    since = parse_http_date(request_headers.get("if-modified-since"))
+    modified = parse_http_date(last_modified)
+    if since is None or modified is None:
+        return False
+    return modified <= since

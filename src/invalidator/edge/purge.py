@@ -1,0 +1,118 @@
+"""Lazy purge rules: a purge records (item, log position); entries are judged when read.
+
+Every cached entry carries `born_pos`, the edge's applied log position when its origin fetch
+*started*. An entry is stale when a rule covering it has `pos > born_pos`: it was fetched before
+that invalidation was applied, including a fetch still in flight when the purge arrived.
+
+Costs do not depend on the number of cached entries:
+- `add` is O(1) (O(number of distinct prefix lengths) when a new length appears);
+- `is_stale` is O(1) for exact paths and tags, O(distinct wildcard prefix lengths) for wildcards;
+- `compact` is O(rules), run from the background sweep.
+"""
+
+from __future__ import annotations
+
+import bisect
+from typing import TypeVar
+
+from invalidator.domain.paths import ItemKind, PathItem
+
+NO_POSITION = -1
+K = TypeVar("K")
+
+
+class PurgeRules:
+    """The purge rules of one distribution."""
+
+    def __init__(self) -> None:
+        self._paths: dict[str, int] = {}  # decoded path -> pos: every query variant
+        self._queries: dict[tuple[str, str], int] = {}  # (path, query) -> pos
+        self._prefixes: dict[str, int] = {}  # wildcard prefix -> pos
+        self._length_counts: dict[int, int] = {}  # prefix length -> number of prefixes
+        self._lengths: list[int] = []  # sorted distinct prefix lengths
+        self._tags: dict[str, int] = {}  # lowercased tag -> pos
+        self._max_pos = NO_POSITION
+
+    def __len__(self) -> int:
+        return len(self._paths) + len(self._queries) + len(self._prefixes) + len(self._tags)
+
+    @property
+    def max_pos(self) -> int:
+        """The highest position of any rule held (NO_POSITION when empty)."""
+        return self._max_pos
+
+    def add(self, item: PathItem, pos: int) -> None:
+        """Record that `item` was invalidated at log position `pos`."""
+        if item.kind is ItemKind.TAG:
+            _raise(self._tags, item.key, pos)
+        elif item.kind is ItemKind.WILDCARD:
+            if item.key not in self._prefixes:
+                self._add_length(len(item.key))
+            _raise(self._prefixes, item.key, pos)
+        elif item.query is None:
+            _raise(self._paths, item.key, pos)
+        else:
+            _raise(self._queries, (item.key, item.query), pos)
+        self._max_pos = max(self._max_pos, pos)
+
+    def is_stale(self, path: str, query: str, tags: frozenset[str], born_pos: int) -> bool:
+        """Whether a rule covering (decoded path, decoded query, lowercased tags) is newer."""
+        if self._max_pos <= born_pos:
+            return False
+        if self._paths.get(path, NO_POSITION) > born_pos:
+            return True
+        if self._queries and self._queries.get((path, query), NO_POSITION) > born_pos:
+            return True
+        if self._prefixes:
+            target = f"{path}?{query}" if query else path
+            size = len(target)
+            for length in self._lengths:
+                if length > size:
+                    break
+                if self._prefixes.get(target[:length], NO_POSITION) > born_pos:
+                    return True
+        if self._tags:
+            return any(self._tags.get(tag, NO_POSITION) > born_pos for tag in tags)
+        return False
+
+    def compact(self, min_live_born_pos: int) -> int:
+        """Drop the rules no entry or fetch born at or after `min_live_born_pos` can need.
+
+        A rule with `pos <= min_live_born_pos` makes nothing stale any more. Returns how many
+        rules were dropped.
+        """
+        before = len(self)
+        _drop_older(self._paths, min_live_born_pos)
+        _drop_older(self._queries, min_live_born_pos)
+        _drop_older(self._tags, min_live_born_pos)
+        for prefix in [p for p, pos in self._prefixes.items() if pos <= min_live_born_pos]:
+            del self._prefixes[prefix]
+            self._remove_length(len(prefix))
+        positions = (*self._paths.values(), *self._queries.values(),
+                     *self._prefixes.values(), *self._tags.values())  # fmt: skip
+        self._max_pos = max(positions, default=NO_POSITION)
+        return before - len(self)
+
+    def _add_length(self, length: int) -> None:
+        count = self._length_counts.get(length, 0)
+        if count == 0:
+            bisect.insort(self._lengths, length)
+        self._length_counts[length] = count + 1
+
+    def _remove_length(self, length: int) -> None:
+        count = self._length_counts[length] - 1
+        if count:
+            self._length_counts[length] = count
+        else:
+            del self._length_counts[length]
+            self._lengths.remove(length)
+
+
+def _raise(rules: dict[K, int], key: K, pos: int) -> None:
+    if rules.get(key, NO_POSITION) < pos:
+        rules[key] = pos
+
+
+def _drop_older(rules: dict[K, int], floor: int) -> None:
+    for key in [k for k, pos in rules.items() if pos <= floor]:
+        del rules[key]

@@ -1,0 +1,129 @@
+"""One configuration model: defaults < config file (TOML) < environment < command-line flags.
+
+Every setting has a field here; its environment variable is `INVALIDATOR_` + the field name
+in upper case, its config file key the field name, its flag `--` + the name with dashes.
+The README's configuration table is checked against this list by a test.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+ENV_PREFIX = "INVALIDATOR_"
+
+
+def default_data_dir() -> str:
+    """`$XDG_DATA_HOME/invalidator`, else `~/.local/share/invalidator`."""
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return str(Path(base) / "invalidator")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every knob of a deployment."""
+
+    host: str = "127.0.0.1"
+    port: int = 8080
+    data_dir: str = dataclasses.field(default_factory=default_data_dir)
+    public_url: str = ""
+    domain_suffix: str = "invalidator.localhost"
+    account_id: str = "000000000000"
+    log_level: str = "info"
+    max_body_bytes: int = 4 * 1024 * 1024
+    body_timeout: float = 10.0
+    max_batch_paths: int = 3000
+    max_in_progress_files: int = 3000
+    max_in_progress_wildcards: int = 15
+    rate_limit: float = 0.0
+    rate_burst: float = 50.0
+    access_key_id: str = ""
+    secret_access_key: str = ""
+    endpoint_url: str = ""
+    create_wait: float = 0.25
+    lease_seconds: float = 5.0
+    heartbeat_seconds: float = 1.0
+    edge_port: int = 8081
+    edge_host: str = ""
+    control_plane: str = ""
+    listen: str = "127.0.0.1:8082"
+    edge_name: str = ""
+    cache_max_bytes: int = 256 * 1024 * 1024
+    cache_max_object_bytes: int = 8 * 1024 * 1024
+    origin_timeout: float = 30.0
+
+    @property
+    def database_path(self) -> Path:
+        """The SQLite file in the data directory."""
+        return Path(self.data_dir) / "invalidator.db"
+
+    @property
+    def client_endpoint(self) -> str:
+        """Where CLI clients reach the API: `endpoint_url`, else the serve address."""
+        if self.endpoint_url:
+            return self.endpoint_url.rstrip("/")
+        host = "127.0.0.1" if self.host in ("0.0.0.0", "::", "") else self.host  # noqa: S104
+        return f"http://{host}:{self.port}"
+
+
+class SettingsError(ValueError):
+    """A setting has a value of the wrong type, or the config file is unreadable."""
+
+
+SETTING_NAMES: tuple[str, ...] = tuple(f.name for f in fields(Settings))
+
+
+def _coerce(name: str, raw: Any, kind: type) -> Any:
+    try:
+        if kind is bool:
+            return raw if isinstance(raw, bool) else str(raw).lower() in ("1", "true", "yes")
+        return kind(raw)
+    except (TypeError, ValueError) as exc:
+        raise SettingsError(f"setting {name}: {raw!r} is not a valid {kind.__name__}") from exc
+
+
+def load_settings(
+    flags: Mapping[str, Any] | None = None,
+    environ: Mapping[str, str] | None = None,
+    config_file: str | None = None,
+) -> Settings:
+    """Merge the layers; `flags` holds only the flags the user gave (None means not given)."""
+    env = os.environ if environ is None else environ
+    flags = {k: v for k, v in (flags or {}).items() if v is not None}
+    path = config_file or flags.pop("config", None) or env.get(ENV_PREFIX + "CONFIG")
+    values: dict[str, Any] = {}
+    sources: dict[str, str] = {}
+    if path:
+        try:
+            with open(path, "rb") as handle:
+                data = tomllib.load(handle)
+        except (OSError, tomllib.TOMLDecodeError) as exc:
+            raise SettingsError(f"cannot read config file {path}: {exc}") from exc
+        table = data.get("invalidator", data)
+        for key, value in table.items():
+            name = key.replace("-", "_")
+            if name not in SETTING_NAMES:
+                raise SettingsError(f"config file {path}: unknown setting {key!r}")
+            values[name] = value
+            sources[name] = f"config file {path}"
+    for name in SETTING_NAMES:
+        if ENV_PREFIX + name.upper() in env:
+            values[name] = env[ENV_PREFIX + name.upper()]
+            sources[name] = ENV_PREFIX + name.upper()
+    for name, value in flags.items():
+        if name in SETTING_NAMES:
+            values[name] = value
+            sources[name] = "--" + name.replace("_", "-")
+    types = {f.name: type(getattr(Settings(), f.name)) for f in fields(Settings)}
+    coerced: dict[str, Any] = {}
+    for name, value in values.items():
+        try:
+            coerced[name] = _coerce(name, value, types[name])
+        except SettingsError as exc:
+            raise SettingsError(f"{exc} (from {sources[name]})") from exc.__cause__
+    return Settings(**coerced)

@@ -1,0 +1,590 @@
+"""SqliteStore: the embedded default store.
+
+One writer thread owns the only write connection. Writes queue to it; it takes every write
+waiting, runs each in its own SAVEPOINT inside one transaction and commits once (group
+commit), so a burst of creates costs one fsync (WAL, synchronous=FULL) instead of one each.
+Every caller's future resolves only after that commit: a 201 is never sent for data that is
+not on disk. Reads use a separate connection on the caller's thread (WAL snapshot reads).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import queue
+import sqlite3
+import threading
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, TypeVar
+
+from invalidator.domain.errors import NoSuchDistribution, ServiceUnavailable
+from invalidator.domain.models import (
+    AccessKey,
+    Distribution,
+    EdgeRecord,
+    Event,
+    EventKind,
+    InProgressCounts,
+    Invalidation,
+    InvalidationDraft,
+    InvalidationStatus,
+)
+from invalidator.domain.ports import AdmitFn, ChangeFn, CheckFn, DecideCreateFn
+from invalidator.store.rows import (
+    ACCESS_KEY_COLUMNS,
+    DISTRIBUTION_COLUMNS,
+    INVALIDATION_COLUMNS,
+    access_key_from_row,
+    access_key_params,
+    distribution_from_row,
+    distribution_params,
+    invalidation_from_row,
+    time_text,
+)
+from invalidator.store.schema import load_migrations, split_statements
+
+T = TypeVar("T")
+_MAX_GROUP = 256
+_BUSY_TIMEOUT_MS = 10_000
+_PARSED_CACHE = 10_000
+
+
+def _connect(path: Path) -> sqlite3.Connection:
+    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=10)
+    conn.execute(f"PRAGMA busy_timeout = {_BUSY_TIMEOUT_MS}")
+    conn.execute("PRAGMA foreign_keys = ON")
+    conn.execute("PRAGMA synchronous = FULL")
+    return conn
+
+
+def migrate(conn: sqlite3.Connection) -> int:
+    """Apply pending migrations; returns the schema version."""
+    conn.execute("PRAGMA journal_mode = WAL")
+    conn.execute(
+        "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT)"
+    )
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        done = {row[0] for row in conn.execute("SELECT version FROM schema_migrations")}
+        version = max(done, default=0)
+        for migration in load_migrations():
+            if migration.version in done:
+                continue
+            for statement in split_statements(migration.sql):
+                conn.execute(statement)
+            conn.execute(
+                "INSERT INTO schema_migrations (version, name) VALUES (?, ?)",
+                (migration.version, migration.name),
+            )
+            version = migration.version
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    return version
+
+
+_Job = tuple[Callable[[sqlite3.Connection], Any], "asyncio.Future[Any]"]
+_Outcome = tuple[bool, Any]
+
+
+class _Writer:
+    """The single writer thread with group commit.
+
+    A group runs in one transaction. Jobs normally run without a SAVEPOINT each (two
+    statements fewer per job): a job that raises before writing anything (a refused create,
+    a missing distribution) leaves nothing to undo. Only when a job raises after it wrote is
+    the transaction rolled back and the whole group run again with one SAVEPOINT per job, so
+    the failed job's writes are undone alone, as they always were. The callers' futures are
+    settled after COMMIT only, with one call into each event loop per group.
+    """
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self._conn = conn
+        self._jobs: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
+        self._thread = threading.Thread(target=self._run, name="sqlite-writer", daemon=True)
+        self._thread.start()
+
+    def submit(self, job: Callable[[sqlite3.Connection], T]) -> asyncio.Future[T]:
+        future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
+        self._jobs.put((job, future))
+        return future
+
+    def stop(self) -> None:
+        self._jobs.put(None)
+        self._thread.join()
+
+    def _run(self) -> None:
+        stopping = False
+        while not stopping:
+            first = self._jobs.get()
+            if first is None:
+                break
+            group = [first]
+            while len(group) < _MAX_GROUP:
+                try:
+                    nxt = self._jobs.get_nowait()
+                except queue.Empty:
+                    break
+                if nxt is None:
+                    stopping = True
+                    break
+                group.append(nxt)
+            self._settle(group, self._commit_group(group))
+        self._conn.close()
+
+    def _commit_group(self, group: list[_Job]) -> list[_Outcome]:
+        conn = self._conn
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            outcomes = self._run_jobs(group, savepoints=False)
+            if outcomes is None:  # a job failed after writing: redo with savepoints
+                conn.execute("ROLLBACK")
+                conn.execute("BEGIN IMMEDIATE")
+                outcomes = self._run_jobs(group, savepoints=True)
+                assert outcomes is not None
+            conn.execute("COMMIT")
+        except sqlite3.Error as exc:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            failure = ServiceUnavailable()
+            failure.__cause__ = exc
+            return [(False, failure)] * len(group)
+        return outcomes
+
+    def _run_jobs(self, group: list[_Job], *, savepoints: bool) -> list[_Outcome] | None:
+        """Each job's outcome; None when (without savepoints) a job raised after writing."""
+        conn = self._conn
+        outcomes: list[_Outcome] = []
+        for job, _ in group:
+            if savepoints:
+                conn.execute("SAVEPOINT job")
+            changes = conn.total_changes
+            try:
+                result = job(conn)
+            except Exception as exc:  # a refused write rolls back alone
+                if savepoints:
+                    conn.execute("ROLLBACK TO job")
+                    conn.execute("RELEASE job")
+                elif conn.total_changes != changes:
+                    return None
+                outcomes.append((False, exc))
+            else:
+                if savepoints:
+                    conn.execute("RELEASE job")
+                outcomes.append((True, result))
+        return outcomes
+
+    @staticmethod
+    def _settle(group: list[_Job], outcomes: list[_Outcome]) -> None:
+        by_loop: dict[asyncio.AbstractEventLoop, list[tuple[asyncio.Future[Any], _Outcome]]]
+        by_loop = {}
+        for (_, future), outcome in zip(group, outcomes, strict=True):
+            by_loop.setdefault(future.get_loop(), []).append((future, outcome))
+        for loop, settled in by_loop.items():
+            with contextlib.suppress(RuntimeError):  # that loop is closed: nobody waits
+                loop.call_soon_threadsafe(_resolve, settled)
+
+
+def _resolve(settled: list[tuple[asyncio.Future[Any], _Outcome]]) -> None:
+    """Runs on the callers' loop: hand each caller its result (unless it stopped waiting)."""
+    for future, (ok, value) in settled:
+        if future.done():
+            continue
+        if ok:
+            future.set_result(value)
+        else:
+            future.set_exception(value)
+
+
+class SqliteStore:
+    """The Store port on one SQLite file."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_conn = _connect(path)
+        migrate(write_conn)
+        self._read = _connect(path)
+        self._read_lock = threading.Lock()
+        self._parsed: dict[str, tuple[tuple[Any, ...], Distribution]] = {}
+        self._parsed_keys: dict[str, tuple[tuple[Any, ...], AccessKey]] = {}
+        self._writer = _Writer(write_conn)
+
+    # -- plumbing ------------------------------------------------------------------------
+
+    async def _write(self, job: Callable[[sqlite3.Connection], T]) -> T:
+        return await self._writer.submit(job)
+
+    def _query(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
+        with self._read_lock:
+            try:
+                return self._read.execute(sql, params).fetchall()
+            except sqlite3.Error as exc:
+                raise ServiceUnavailable() from exc
+
+    async def close(self) -> None:
+        """Finish queued writes and close both connections."""
+        await asyncio.to_thread(self._writer.stop)
+        self._read.close()
+
+    # -- distributions -------------------------------------------------------------------
+
+    async def get_distribution(self, distribution_id: str) -> Distribution | None:
+        """The distribution, or None (always read; parsed again only when the row changed)."""
+        rows = self._query(
+            f"SELECT {DISTRIBUTION_COLUMNS} FROM distributions WHERE id = ?", (distribution_id,)
+        )
+        if not rows:
+            return None
+        row = tuple(rows[0])
+        cached = self._parsed.get(distribution_id)
+        if cached is not None and cached[0] == row:
+            return cached[1]
+        distribution = distribution_from_row(row)
+        if len(self._parsed) > _PARSED_CACHE:
+            self._parsed.clear()
+        self._parsed[distribution_id] = (row, distribution)
+        return distribution
+
+    async def list_distributions(self) -> list[Distribution]:
+        """All distributions, oldest first."""
+        rows = self._query(
+            f"SELECT {DISTRIBUTION_COLUMNS} FROM distributions ORDER BY created_at, id"
+        )
+        return [distribution_from_row(r) for r in rows]
+
+    @staticmethod
+    def _all_distributions(conn: sqlite3.Connection) -> list[Distribution]:
+        rows = conn.execute(
+            f"SELECT {DISTRIBUTION_COLUMNS} FROM distributions ORDER BY created_at, id"
+        ).fetchall()
+        return [distribution_from_row(r) for r in rows]
+
+    @staticmethod
+    def _upsert_distribution(conn: sqlite3.Connection, distribution: Distribution) -> None:
+        params = distribution_params(distribution)
+        names = [c.strip() for c in DISTRIBUTION_COLUMNS.split(",")]
+        sets = ", ".join(f"{c} = excluded.{c}" for c in names[1:])
+        conn.execute(
+            f"INSERT INTO distributions ({DISTRIBUTION_COLUMNS}) "
+            f"VALUES ({', '.join('?' * len(params))}) ON CONFLICT (id) DO UPDATE SET {sets}",
+            params,
+        )
+
+    @staticmethod
+    def _add_event(
+        conn: sqlite3.Connection,
+        kind: EventKind,
+        distribution_id: str,
+        invalidation_id: str | None = None,
+    ) -> int:
+        cur = conn.execute(
+            "INSERT INTO events (kind, distribution_id, invalidation_id, created_at) "
+            "VALUES (?, ?, ?, ?)",
+            (kind.value, distribution_id, invalidation_id, time_text(datetime.now(UTC))),
+        )
+        return int(cur.lastrowid or 0)
+
+    async def create_distribution(
+        self, candidate: Distribution, decide: DecideCreateFn
+    ) -> tuple[Distribution, bool]:
+        """Decide and insert in one transaction (see Store)."""
+
+        def job(conn: sqlite3.Connection) -> tuple[Distribution, bool]:
+            replay = decide(self._all_distributions(conn))
+            if replay is not None:
+                return replay, False
+            self._upsert_distribution(conn, candidate)
+            self._add_event(conn, EventKind.DISTRIBUTION, candidate.id)
+            return candidate, True
+
+        return await self._write(job)
+
+    async def update_distribution(self, distribution_id: str, change: ChangeFn) -> Distribution:
+        """Compare-and-swap a distribution in one transaction (see Store)."""
+
+        def job(conn: sqlite3.Connection) -> Distribution:
+            everything = self._all_distributions(conn)
+            current = next((d for d in everything if d.id == distribution_id), None)
+            if current is None:
+                raise NoSuchDistribution()
+            updated = change(current, everything)
+            self._upsert_distribution(conn, updated)
+            self._add_event(conn, EventKind.DISTRIBUTION, updated.id)
+            return updated
+
+        return await self._write(job)
+
+    async def delete_distribution(self, distribution_id: str, check: CheckFn) -> None:
+        """Check and delete (with its invalidations) in one transaction (see Store)."""
+
+        def job(conn: sqlite3.Connection) -> None:
+            row = conn.execute(
+                f"SELECT {DISTRIBUTION_COLUMNS} FROM distributions WHERE id = ?",
+                (distribution_id,),
+            ).fetchone()
+            if row is None:
+                raise NoSuchDistribution()
+            check(distribution_from_row(row))
+            conn.execute("DELETE FROM distributions WHERE id = ?", (distribution_id,))
+            self._add_event(conn, EventKind.DISTRIBUTION_DELETED, distribution_id)
+
+        await self._write(job)
+
+    # -- invalidations -------------------------------------------------------------------
+
+    async def create_invalidation(
+        self, draft: InvalidationDraft, admit: AdmitFn
+    ) -> tuple[Invalidation, bool]:
+        """Idempotency check, limits and insert in one transaction (see Store)."""
+
+        def job(conn: sqlite3.Connection) -> tuple[Invalidation, bool]:
+            # One statement for the sequence, the replay check and the in-progress counts.
+            found = conn.execute(
+                "SELECT next_seq, "
+                "(SELECT id FROM invalidations WHERE distribution_id = d.id "
+                "AND caller_reference = ?3), "
+                "(SELECT COALESCE(SUM(file_paths), 0) FROM invalidations "
+                "WHERE distribution_id = d.id AND status = ?1), "
+                "(SELECT COALESCE(SUM(wildcard_paths), 0) FROM invalidations "
+                "WHERE distribution_id = d.id AND status = ?1) "
+                "FROM distributions d WHERE d.id = ?2",
+                (
+                    InvalidationStatus.IN_PROGRESS.value,
+                    draft.distribution_id,
+                    draft.caller_reference,
+                ),
+            ).fetchone()
+            if found is None:
+                raise NoSuchDistribution()
+            existing = None
+            if found[1] is not None:
+                existing_row = conn.execute(
+                    f"SELECT {INVALIDATION_COLUMNS} FROM invalidations WHERE id = ?", (found[1],)
+                ).fetchone()
+                existing = invalidation_from_row(existing_row)
+            replay = admit(existing, InProgressCounts(found[2], found[3]))
+            if replay is not None:
+                return replay, False
+            seq = int(found[0])
+            conn.execute(
+                "UPDATE distributions SET next_seq = ? WHERE id = ?",
+                (seq + 1, draft.distribution_id),
+            )
+            pos = self._add_event(conn, EventKind.INVALIDATION, draft.distribution_id, draft.id)
+            conn.execute(
+                "INSERT INTO invalidations (id, distribution_id, seq, caller_reference, paths, "
+                "file_paths, wildcard_paths, status, create_time, pos) "
+                "VALUES (?,?,?,?,?,?,?,?,?,?)",
+                (
+                    draft.id,
+                    draft.distribution_id,
+                    seq,
+                    draft.caller_reference,
+                    json.dumps(list(draft.paths)),
+                    draft.file_paths,
+                    draft.wildcard_paths,
+                    InvalidationStatus.IN_PROGRESS.value,
+                    time_text(draft.create_time),
+                    pos,
+                ),
+            )
+            created = Invalidation(
+                id=draft.id,
+                distribution_id=draft.distribution_id,
+                seq=seq,
+                caller_reference=draft.caller_reference,
+                paths=draft.paths,
+                status=InvalidationStatus.IN_PROGRESS,
+                create_time=draft.create_time,
+                pos=pos,
+            )
+            return created, True
+
+        return await self._write(job)
+
+    async def get_invalidation(
+        self, distribution_id: str, invalidation_id: str
+    ) -> Invalidation | None:
+        """The invalidation if it belongs to that distribution."""
+        rows = self._query(
+            f"SELECT {INVALIDATION_COLUMNS} FROM invalidations "
+            "WHERE id = ? AND distribution_id = ?",
+            (invalidation_id, distribution_id),
+        )
+        return invalidation_from_row(rows[0]) if rows else None
+
+    async def list_invalidations(
+        self, distribution_id: str, before_id: str | None, limit: int
+    ) -> list[Invalidation] | None:
+        """Newest first (by seq), after the marker."""
+        before_seq = None
+        if before_id is not None:
+            found = self._query(
+                "SELECT seq FROM invalidations WHERE id = ? AND distribution_id = ?",
+                (before_id, distribution_id),
+            )
+            if not found:
+                return None
+            before_seq = found[0][0]
+        rows = self._query(
+            f"SELECT {INVALIDATION_COLUMNS} FROM invalidations WHERE distribution_id = ? "
+            "AND seq < ? ORDER BY seq DESC LIMIT ?",
+            (distribution_id, before_seq if before_seq is not None else 2**62, limit),
+        )
+        return [invalidation_from_row(r) for r in rows]
+
+    async def in_progress_invalidations(self, after: int = 0) -> list[Invalidation]:
+        """Every InProgress invalidation, oldest first; with `after` > 0 only those logged
+        after that position (a range of the event log, not a scan of every invalidation)."""
+        if after > 0:
+            columns = ", ".join(f"i.{c.strip()}" for c in INVALIDATION_COLUMNS.split(","))
+            rows = self._query(
+                f"SELECT {columns} FROM events e JOIN invalidations i ON i.id = e.invalidation_id "
+                "WHERE e.pos > ? AND e.kind = ? AND i.status = ? ORDER BY e.pos",
+                (after, EventKind.INVALIDATION.value, InvalidationStatus.IN_PROGRESS.value),
+            )
+            return [invalidation_from_row(r) for r in rows]
+        rows = self._query(
+            f"SELECT {INVALIDATION_COLUMNS} FROM invalidations WHERE status = ? "
+            "ORDER BY create_time, seq",
+            (InvalidationStatus.IN_PROGRESS.value,),
+        )
+        return [invalidation_from_row(r) for r in rows]
+
+    async def complete_invalidations(self, invalidation_ids: Sequence[str], at: datetime) -> None:
+        """Mark Completed (idempotent)."""
+        ids = list(invalidation_ids)
+
+        def job(conn: sqlite3.Connection) -> None:
+            conn.executemany(
+                "UPDATE invalidations SET status = ?, complete_time = ? "
+                "WHERE id = ? AND status = ?",
+                [
+                    (
+                        InvalidationStatus.COMPLETED.value,
+                        time_text(at),
+                        i,
+                        InvalidationStatus.IN_PROGRESS.value,
+                    )
+                    for i in ids
+                ],
+            )
+
+        if ids:
+            await self._write(job)
+
+    async def count_in_progress(self, distribution_id: str) -> int:
+        """In-progress batches of a distribution."""
+        rows = self._query(
+            "SELECT COUNT(*) FROM invalidations WHERE distribution_id = ? AND status = ?",
+            (distribution_id, InvalidationStatus.IN_PROGRESS.value),
+        )
+        return int(rows[0][0])
+
+    # -- the edges' event log and registry ---------------------------------------------------
+
+    async def events_after(self, pos: int, limit: int) -> list[Event]:
+        """Events with a position above `pos`, in order (invalidations with their paths)."""
+        rows = self._query(
+            "SELECT e.pos, e.kind, e.distribution_id, i.paths FROM events e "
+            "LEFT JOIN invalidations i ON i.id = e.invalidation_id "
+            "WHERE e.pos > ? ORDER BY e.pos LIMIT ?",
+            (pos, limit),
+        )
+        return [
+            Event(
+                pos=row[0],
+                kind=EventKind(row[1]),
+                distribution_id=row[2],
+                paths=tuple(json.loads(row[3])) if row[3] else (),
+            )
+            for row in rows
+        ]
+
+    async def head_position(self) -> int:
+        """The position of the newest event (0 when there is none)."""
+        return int(self._query("SELECT COALESCE(MAX(pos), 0) FROM events")[0][0])
+
+    async def config_positions(self, after: int = 0) -> dict[str, int]:
+        """Per distribution, the position of its newest config event (above `after`)."""
+        rows = self._query(
+            "SELECT distribution_id, MAX(pos) FROM events WHERE pos > ? AND kind = ? "
+            "GROUP BY distribution_id",
+            (after, EventKind.DISTRIBUTION.value),
+        )
+        return {row[0]: int(row[1]) for row in rows}
+
+    async def register_edge(self, edge: EdgeRecord) -> EdgeRecord:
+        """Insert an edge, or return the one already registered under that name (new url)."""
+
+        def job(conn: sqlite3.Connection) -> EdgeRecord:
+            row = conn.execute(
+                "SELECT id, registered_at FROM edges WHERE name = ?", (edge.name,)
+            ).fetchone()
+            if row is None:
+                conn.execute(
+                    "INSERT INTO edges (id, name, url, registered_at) VALUES (?, ?, ?, ?)",
+                    (edge.id, edge.name, edge.url, time_text(edge.registered_at)),
+                )
+                return edge
+            conn.execute("UPDATE edges SET url = ? WHERE id = ?", (edge.url, row[0]))
+            return EdgeRecord(row[0], edge.name, edge.url, datetime.fromisoformat(row[1]))
+
+        return await self._write(job)
+
+    async def list_edges(self) -> list[EdgeRecord]:
+        """Every registered edge."""
+        rows = self._query("SELECT id, name, url, registered_at FROM edges ORDER BY name")
+        return [EdgeRecord(r[0], r[1], r[2], datetime.fromisoformat(r[3])) for r in rows]
+
+    async def delete_edge(self, edge_id: str) -> None:
+        """Forget an edge (it stopped cleanly)."""
+
+        def job(conn: sqlite3.Connection) -> None:
+            conn.execute("DELETE FROM edges WHERE id = ?", (edge_id,))
+
+        await self._write(job)
+
+    # -- access keys ---------------------------------------------------------------------
+
+    async def get_access_key(self, access_key_id: str) -> AccessKey | None:
+        """The key, or None."""
+        rows = self._query(
+            f"SELECT {ACCESS_KEY_COLUMNS} FROM access_keys WHERE access_key_id = ?",
+            (access_key_id,),
+        )
+        if not rows:
+            return None
+        row = tuple(rows[0])  # always read (revocations count at once); parsed once per row
+        cached = self._parsed_keys.get(access_key_id)
+        if cached is not None and cached[0] == row:
+            return cached[1]
+        key = access_key_from_row(row)
+        if len(self._parsed_keys) > _PARSED_CACHE:
+            self._parsed_keys.clear()
+        self._parsed_keys[access_key_id] = (row, key)
+        return key
+
+    async def list_access_keys(self) -> list[AccessKey]:
+        """All keys, oldest first."""
+        rows = self._query(
+            f"SELECT {ACCESS_KEY_COLUMNS} FROM access_keys ORDER BY created_at, access_key_id"
+        )
+        return [access_key_from_row(r) for r in rows]
+
+    async def put_access_key(self, key: AccessKey) -> None:
+        """Insert or replace a key."""
+        params = access_key_params(key)
+
+        def job(conn: sqlite3.Connection) -> None:
+            conn.execute(
+                f"INSERT OR REPLACE INTO access_keys ({ACCESS_KEY_COLUMNS}) VALUES (?,?,?,?,?,?)",
+                params,
+            )
+
+        await self._write(job)
