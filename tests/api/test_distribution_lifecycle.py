@@ -1,0 +1,486 @@
+"""boto3 against a real server drives a distribution's whole life, and every error of issue 3."""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import re
+import uuid
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import pytest
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+from invalidator.cli.local import api_client
+from invalidator.settings import Settings, load_settings
+from invalidator.store.sqlite import SqliteStore
+from tests.support.botocore_capture import missing_required, offline_client, sent_body
+from tests.support.distribution_configs import MINIMAL, unique
+from tests.support.envelope import assert_error
+from tests.support.server import ACCESS_KEY_ID, SECRET_ACCESS_KEY, ServerProcess
+from tests.support.signing import SignedClient
+
+StartServer = Callable[..., ServerProcess]
+NO_VALIDATION = Config(parameter_validation=False, retries={"total_max_attempts": 1})
+SUFFIX = Settings().domain_suffix
+V = "2020-05-31"
+
+
+def _config(**changes: Any) -> dict[str, Any]:
+    """A minimal valid config with a fresh CallerReference (the session server is shared)."""
+    config = unique(MINIMAL, uuid.uuid4().hex[:10])
+    config.update(changes)
+    return config
+
+
+def _error(caught: pytest.ExceptionInfo[ClientError]) -> tuple[str, int]:
+    response = caught.value.response
+    return response["Error"]["Code"], response["ResponseMetadata"]["HTTPStatusCode"]
+
+
+def _store_in_progress(data_dir: Path, distribution_id: str) -> int:
+    async def count() -> int:
+        store = SqliteStore(data_dir / "invalidator.db")
+        try:
+            return await store.count_in_progress(distribution_id)
+        finally:
+            await store.close()
+
+    return asyncio.run(count())
+
+
+def _complete(cf: Any, operation: str, response: dict[str, Any]) -> None:
+    output = cf.meta.service_model.operation_model(operation).output_shape
+    body = {k: v for k, v in response.items() if k != "ResponseMetadata"}
+    assert missing_required(output, body) == [], operation
+
+
+# --- the life cycle --------------------------------------------------------------------------
+
+
+def test_create_read_update_disable_delete(server: ServerProcess) -> None:
+    """Create (201, Location, ETag, computed fields), get, get config, update twice, delete."""
+    cf = server.client()
+    config = _config(Comment="life cycle")
+    created = cf.create_distribution(DistributionConfig=config)
+    _complete(cf, "CreateDistribution", created)
+    assert created["ResponseMetadata"]["HTTPStatusCode"] == 201
+    dist = created["Distribution"]
+    dist_id = dist["Id"]
+    assert re.fullmatch(r"E[A-Z0-9]{13}", dist_id)
+    assert created["Location"] == f"{server.url}/{V}/distribution/{dist_id}"
+    assert created["ETag"]
+    assert dist["ARN"] == f"arn:aws:cloudfront::000000000000:distribution/{dist_id}"
+    assert dist["DomainName"] == f"{dist_id.lower()}.{SUFFIX}"
+    assert dist["Status"] in ("InProgress", "Deployed")  # the built-in edge picks it up
+    assert dist["InProgressInvalidationBatches"] == 0
+    assert dist["DistributionConfig"]["Comment"] == "life cycle"
+    assert dist["DistributionConfig"]["CallerReference"] == config["CallerReference"]
+
+    cf.get_waiter("distribution_deployed").wait(
+        Id=dist_id, WaiterConfig={"Delay": 1, "MaxAttempts": 20}
+    )
+    got = cf.get_distribution(Id=dist_id)
+    _complete(cf, "GetDistribution", got)
+    assert got["ETag"] == created["ETag"]
+    assert got["Distribution"] == {**dist, "Status": "Deployed"}
+    got_config = cf.get_distribution_config(Id=dist_id)
+    _complete(cf, "GetDistributionConfig", got_config)
+    assert got_config["ETag"] == created["ETag"]
+    assert got_config["DistributionConfig"] == dist["DistributionConfig"]
+
+    changed = {**got_config["DistributionConfig"], "Comment": "changed"}
+    updated = cf.update_distribution(
+        Id=dist_id, IfMatch=got_config["ETag"], DistributionConfig=changed
+    )
+    _complete(cf, "UpdateDistribution", updated)
+    assert updated["ETag"] != created["ETag"]
+    assert updated["Distribution"]["DistributionConfig"]["Comment"] == "changed"
+    assert updated["Distribution"]["LastModifiedTime"] > dist["LastModifiedTime"]
+    assert updated["Distribution"]["Id"] == dist_id
+
+    disabled = cf.update_distribution(
+        Id=dist_id, IfMatch=updated["ETag"], DistributionConfig={**changed, "Enabled": False}
+    )
+    assert disabled["ETag"] not in (created["ETag"], updated["ETag"])
+    assert disabled["Distribution"]["DistributionConfig"]["Enabled"] is False
+    assert (
+        disabled["Distribution"]["LastModifiedTime"] > updated["Distribution"]["LastModifiedTime"]
+    )
+    assert cf.get_distribution(Id=dist_id)["ETag"] == disabled["ETag"]
+
+    deleted = cf.delete_distribution(Id=dist_id, IfMatch=disabled["ETag"])
+    assert deleted["ResponseMetadata"]["HTTPStatusCode"] == 204
+    with pytest.raises(ClientError) as caught:
+        cf.get_distribution(Id=dist_id)
+    assert _error(caught) == ("NoSuchDistribution", 404)
+
+
+def test_invalidate_on_api_created_distribution(server: ServerProcess) -> None:
+    """An API-made distribution takes invalidations; its batch count agrees with the store."""
+    cf = server.client()
+    dist_id = cf.create_distribution(DistributionConfig=_config())["Distribution"]["Id"]
+    made = cf.create_invalidation(
+        DistributionId=dist_id,
+        InvalidationBatch={
+            "Paths": {"Quantity": 2, "Items": ["/a", "/b/*"]},
+            "CallerReference": "1",
+        },
+    )
+    assert made["ResponseMetadata"]["HTTPStatusCode"] == 201
+    inv_id = made["Invalidation"]["Id"]
+    cf.get_waiter("invalidation_completed").wait(
+        DistributionId=dist_id, Id=inv_id, WaiterConfig={"Delay": 1, "MaxAttempts": 10}
+    )
+    count = cf.get_distribution(Id=dist_id)["Distribution"]["InProgressInvalidationBatches"]
+    assert isinstance(count, int) and count >= 0
+    assert count == _store_in_progress(server.data_dir, dist_id) == 0
+    listed = cf.list_invalidations(DistributionId=dist_id)["InvalidationList"]
+    assert [s["Id"] for s in listed["Items"]] == [inv_id]
+
+
+def test_in_progress_batches_are_really_counted(tmp_path: Path, start_server: StartServer) -> None:
+    """Batches left InProgress (written with no server running) are counted, then drop to 0."""
+    data = tmp_path / "data"
+    settings = load_settings(
+        {"data_dir": str(data)},
+        environ={
+            "INVALIDATOR_ACCESS_KEY_ID": ACCESS_KEY_ID,
+            "INVALIDATOR_SECRET_ACCESS_KEY": SECRET_ACCESS_KEY,
+        },
+    )
+
+    async def offline() -> tuple[str, int]:
+        # The in-process API on the store runs no propagation: its batches stay InProgress.
+        async with api_client(settings) as client:
+            made = await client.create_distribution(_config())
+            for n in range(3):
+                await client.create_invalidation(made["Id"], [f"/{n}"], f"ref-{n}")
+            got, _ = await client.get_distribution(made["Id"])
+        return str(made["Id"]), int(got["InProgressInvalidationBatches"])
+
+    dist_id, counted = asyncio.run(offline())
+    assert counted == 3 == _store_in_progress(data, dist_id)
+
+    # Resumes the InProgress batches; with no edges it completes them, and configs are
+    # Deployed at once.
+    srv = start_server(data_dir=data, args=["--edge-port", "-1"])
+    cf = srv.client()
+    fresh = cf.create_distribution(DistributionConfig=_config())["Distribution"]
+    assert fresh["Status"] == "Deployed"
+    listed = cf.list_invalidations(DistributionId=dist_id)["InvalidationList"]["Items"]
+    for summary in listed:
+        cf.get_waiter("invalidation_completed").wait(
+            DistributionId=dist_id, Id=summary["Id"], WaiterConfig={"Delay": 1, "MaxAttempts": 10}
+        )
+    assert cf.get_distribution(Id=dist_id)["Distribution"]["InProgressInvalidationBatches"] == 0
+    assert _store_in_progress(data, dist_id) == 0
+
+
+def test_create_with_tags_and_tagging(server: ServerProcess) -> None:
+    """CreateDistributionWithTags stores tags; Tag/Untag/ListTagsForResource change, read them."""
+    cf = server.client()
+    created = cf.create_distribution_with_tags(
+        DistributionConfigWithTags={
+            "DistributionConfig": _config(),
+            "Tags": {"Items": [{"Key": "team", "Value": "edge"}, {"Key": "env", "Value": "ci"}]},
+        }
+    )
+    _complete(cf, "CreateDistributionWithTags", created)
+    assert created["ResponseMetadata"]["HTTPStatusCode"] == 201
+    dist_id = created["Distribution"]["Id"]
+    assert created["Location"] == f"{server.url}/{V}/distribution/{dist_id}"
+    arn = created["Distribution"]["ARN"]
+
+    def tags() -> dict[str, str]:
+        listed = cf.list_tags_for_resource(Resource=arn)
+        _complete(cf, "ListTagsForResource", listed)
+        return {t["Key"]: t.get("Value", "") for t in listed["Tags"].get("Items", [])}
+
+    assert tags() == {"team": "edge", "env": "ci"}
+    cf.tag_resource(Resource=arn, Tags={"Items": [{"Key": "env", "Value": "prod"}, {"Key": "x"}]})
+    assert tags() == {"team": "edge", "env": "prod", "x": ""}
+    cf.untag_resource(Resource=arn, TagKeys={"Items": ["team", "x", "absent"]})
+    assert tags() == {"env": "prod"}
+    with pytest.raises(ClientError) as caught:
+        cf.list_tags_for_resource(Resource=arn.replace(dist_id, "ENOSUCHDIST123"))
+    assert _error(caught) == ("NoSuchDistribution", 404)
+
+
+def test_list_distributions_pages_with_marker_and_paginator(server: ServerProcess) -> None:
+    """MaxItems/Marker pages (oldest first) and boto3's paginator both walk every distribution."""
+    cf = server.client()
+    mine = [
+        cf.create_distribution(DistributionConfig=_config())["Distribution"]["Id"] for _ in range(3)
+    ]
+    seen: list[str] = []
+    marker = ""
+    pages = 0
+    while True:
+        page = cf.list_distributions(MaxItems="2", Marker=marker)
+        _complete(cf, "ListDistributions", page)
+        listed = page["DistributionList"]
+        assert listed["MaxItems"] == 2 and listed["Marker"] == marker
+        items = listed.get("Items", [])
+        assert listed["Quantity"] == len(items) <= 2
+        seen += [s["Id"] for s in items]
+        pages += 1
+        if not listed["IsTruncated"]:
+            assert "NextMarker" not in listed
+            break
+        assert listed["NextMarker"] == items[-1]["Id"]
+        marker = listed["NextMarker"]
+    assert pages >= 2
+    assert len(seen) == len(set(seen))
+    assert [i for i in seen if i in mine] == mine  # oldest first
+
+    walked = [
+        s["Id"]
+        for p in cf.get_paginator("list_distributions").paginate(PaginationConfig={"PageSize": 2})
+        for s in p["DistributionList"].get("Items", [])
+    ]
+    assert walked == seen
+    summary = next(
+        s for s in cf.list_distributions()["DistributionList"]["Items"] if s["Id"] == mine[0]
+    )
+    assert summary["ETag"] == cf.get_distribution(Id=mine[0])["ETag"]
+
+    with pytest.raises(ClientError) as caught:
+        cf.list_distributions(Marker="ENOTAMARKER0000")
+    assert _error(caught) == ("InvalidArgument", 400)
+
+
+def test_seed_version_uris_serve_distributions(server: ServerProcess, api: SignedClient) -> None:
+    """The 2013-05-12 URIs read a distribution, answering in that version's namespace."""
+    cf = server.client()
+    dist_id = cf.create_distribution(DistributionConfig=_config())["Distribution"]["Id"]
+    got = api.send("GET", f"/2013-05-12/distribution/{dist_id}")
+    assert got.status_code == 200
+    assert b'xmlns="http://cloudfront.amazonaws.com/doc/2013-05-12/"' in got.content
+    assert got.headers["etag"] == cf.get_distribution(Id=dist_id)["ETag"]
+    config = api.send("GET", f"/2013-05-12/distribution/{dist_id}/config")
+    assert config.status_code == 200 and b"<DistributionConfig" in config.content
+    body = sent_body(offline_client(), "create_distribution", DistributionConfig=_config())
+    created = api.send("POST", "/2013-05-12/distribution", body)
+    assert created.status_code == 201, created.text
+    new_id = re.search(rb"<Id>(E[A-Z0-9]+)</Id>", created.content)
+    assert new_id is not None
+    location = f"{server.url}/2013-05-12/distribution/{new_id.group(1).decode()}"
+    assert created.headers["location"] == location
+
+
+def test_concurrent_identical_creates_make_one_distribution(server: ServerProcess) -> None:
+    """SDK retries racing with the same CallerReference and config all get one distribution."""
+    config = _config()
+    clients = [server.client() for _ in range(8)]
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        results = list(
+            pool.map(lambda cf: cf.create_distribution(DistributionConfig=config), clients)
+        )
+    assert len({r["Distribution"]["Id"] for r in results}) == 1
+    ref = config["CallerReference"]
+    listed = [
+        s["Id"]
+        for p in clients[0].get_paginator("list_distributions").paginate()
+        for s in p["DistributionList"].get("Items", [])
+        if s["Id"] == results[0]["Distribution"]["Id"]
+    ]
+    assert len(listed) == 1, ref
+
+
+# --- errors ----------------------------------------------------------------------------------
+
+
+def test_caller_reference_reuse(server: ServerProcess) -> None:
+    """Same CallerReference: same config replays the distribution, another config is a 409."""
+    cf = server.client()
+    config = _config()
+    first = cf.create_distribution(DistributionConfig=config)["Distribution"]
+    again = cf.create_distribution(DistributionConfig=copy.deepcopy(config))
+    assert again["Distribution"]["Id"] == first["Id"]
+    assert again["ETag"] == cf.get_distribution(Id=first["Id"])["ETag"]
+    with pytest.raises(ClientError) as caught:
+        cf.create_distribution(DistributionConfig={**config, "Comment": "another"})
+    assert _error(caught) == ("DistributionAlreadyExists", 409)
+
+
+def test_cname_already_exists(server: ServerProcess) -> None:
+    """An alias another distribution holds (any case) is CNAMEAlreadyExists on create and update."""
+    cf = server.client()
+    alias = f"{uuid.uuid4().hex[:10]}.example.com"
+    cf.create_distribution(DistributionConfig=_config(Aliases={"Quantity": 1, "Items": [alias]}))
+    with pytest.raises(ClientError) as caught:
+        cf.create_distribution(
+            DistributionConfig=_config(Aliases={"Quantity": 1, "Items": [alias.upper()]})
+        )
+    assert _error(caught) == ("CNAMEAlreadyExists", 409)
+    other = cf.create_distribution(DistributionConfig=_config())
+    config = other["Distribution"]["DistributionConfig"]
+    with pytest.raises(ClientError) as caught:
+        cf.update_distribution(
+            Id=other["Distribution"]["Id"],
+            IfMatch=other["ETag"],
+            DistributionConfig={**config, "Aliases": {"Quantity": 1, "Items": [alias]}},
+        )
+    assert _error(caught) == ("CNAMEAlreadyExists", 409)
+
+
+def test_if_match_rules(server: ServerProcess, api: SignedClient) -> None:
+    """Missing If-Match: InvalidIfMatchVersion; stale: PreconditionFailed; enabled: NotDisabled."""
+    cf = server.client()
+    created = cf.create_distribution(DistributionConfig=_config())
+    dist_id, etag = created["Distribution"]["Id"], created["ETag"]
+    config = created["Distribution"]["DistributionConfig"]
+    body = sent_body(
+        offline_client(), "update_distribution", Id=dist_id, IfMatch="x", DistributionConfig=config
+    )
+    path = f"/{V}/distribution/{dist_id}"
+    assert_error(
+        api.send("PUT", path + "/config", body),
+        400,
+        "InvalidIfMatchVersion",
+        re.compile(".+"),
+        operation="UpdateDistribution",
+    )
+    assert_error(
+        api.send("DELETE", path),
+        400,
+        "InvalidIfMatchVersion",
+        re.compile(".+"),
+        operation="DeleteDistribution",
+    )
+    updated = cf.update_distribution(Id=dist_id, IfMatch=etag, DistributionConfig=config)
+    for call in (
+        lambda: cf.update_distribution(Id=dist_id, IfMatch=etag, DistributionConfig=config),
+        lambda: cf.delete_distribution(Id=dist_id, IfMatch=etag),
+    ):
+        with pytest.raises(ClientError) as caught:
+            call()
+        assert _error(caught) == ("PreconditionFailed", 412)
+    with pytest.raises(ClientError) as caught:
+        cf.delete_distribution(Id=dist_id, IfMatch=updated["ETag"])
+    assert _error(caught) == ("DistributionNotDisabled", 409)
+    assert cf.get_distribution(Id=dist_id)["ETag"] == updated["ETag"]  # nothing changed
+
+
+def test_no_such_distribution_everywhere(server: ServerProcess) -> None:
+    """Every operation on an unknown id is NoSuchDistribution (404)."""
+    cf = server.client()
+    missing = "ENOSUCHDIST123"
+    calls: list[Callable[[], Any]] = [
+        lambda: cf.get_distribution(Id=missing),
+        lambda: cf.get_distribution_config(Id=missing),
+        lambda: cf.update_distribution(Id=missing, IfMatch="E1", DistributionConfig=_config()),
+        lambda: cf.delete_distribution(Id=missing, IfMatch="E1"),
+        lambda: cf.create_invalidation(
+            DistributionId=missing,
+            InvalidationBatch={"Paths": {"Quantity": 1, "Items": ["/a"]}, "CallerReference": "r"},
+        ),
+    ]
+    for call in calls:
+        with pytest.raises(ClientError) as caught:
+            call()
+        assert _error(caught) == ("NoSuchDistribution", 404)
+
+
+def _origin(config: dict[str, Any], **changes: Any) -> dict[str, Any]:
+    config = copy.deepcopy(config)
+    config["Origins"]["Items"][0].update(changes)
+    return config
+
+
+@pytest.mark.parametrize(
+    ("name", "make", "code", "status"),
+    [
+        (
+            "bad origin domain",
+            lambda: _origin(_config(), DomainName="not a host"),
+            "InvalidOrigin",
+            400,
+        ),
+        ("bad enum", lambda: _config(PriceClass="PriceClass_Cheap"), "InvalidArgument", 400),
+        (
+            "bad nested enum",
+            lambda: {
+                **_config(),
+                "DefaultCacheBehavior": {
+                    **MINIMAL["DefaultCacheBehavior"],
+                    "ViewerProtocolPolicy": "sometimes",
+                },
+            },
+            "InvalidArgument",
+            400,
+        ),
+        (
+            "missing required member",
+            lambda: {k: v for k, v in _config().items() if k != "Comment"},
+            "MalformedXML",
+            400,
+        ),
+        (
+            "quantity disagrees",
+            lambda: _config(Aliases={"Quantity": 2, "Items": ["q.example.com"]}),
+            "InconsistentQuantities",
+            400,
+        ),
+        (
+            "unknown target origin",
+            lambda: {
+                **_config(),
+                "DefaultCacheBehavior": {**MINIMAL["DefaultCacheBehavior"], "TargetOriginId": "x"},
+            },
+            "NoSuchOrigin",
+            404,
+        ),
+    ],
+)
+def test_bad_configs_on_create(
+    server: ServerProcess, name: str, make: Callable[[], dict[str, Any]], code: str, status: int
+) -> None:
+    """A config CloudFront refuses is refused with its code and status (boto3, no validation)."""
+    cf = server.client(config=NO_VALIDATION)
+    with pytest.raises(ClientError) as caught:
+        cf.create_distribution(DistributionConfig=make())
+    assert _error(caught) == (code, status), name
+
+
+def test_not_xml_and_wrong_root_are_malformed(server: ServerProcess, api: SignedClient) -> None:
+    """A body that is not XML, or another document, is MalformedXML."""
+    for body in (b"this is not xml", b"<DistributionConfig><Comment>", b"<Tags/>"):
+        assert_error(
+            api.send("POST", f"/{V}/distribution", body),
+            400,
+            "MalformedXML",
+            re.compile(".+"),
+            operation="CreateDistribution",
+        )
+
+
+def test_bad_updates(server: ServerProcess) -> None:
+    """Changing CallerReference is IllegalUpdate; a bad config on update is refused unchanged."""
+    cf = server.client(config=NO_VALIDATION)
+    created = cf.create_distribution(DistributionConfig=_config())
+    dist_id, etag = created["Distribution"]["Id"], created["ETag"]
+    config = created["Distribution"]["DistributionConfig"]
+    refused = [
+        ({**config, "CallerReference": "another"}, "IllegalUpdate", 400),
+        (_origin(config, DomainName="bad domain!"), "InvalidOrigin", 400),
+        (
+            {
+                **config,
+                "DefaultCacheBehavior": {**config["DefaultCacheBehavior"], "TargetOriginId": "x"},
+            },
+            "NoSuchOrigin",
+            404,
+        ),
+        ({**config, "HttpVersion": "http9"}, "InvalidArgument", 400),
+    ]
+    for bad, code, status in refused:
+        with pytest.raises(ClientError) as caught:
+            cf.update_distribution(Id=dist_id, IfMatch=etag, DistributionConfig=bad)
+        assert _error(caught) == (code, status)
+    assert cf.get_distribution(Id=dist_id)["ETag"] == etag

@@ -1,0 +1,303 @@
+"""The `invalidator` command line: distributions, keys, invalidations, first start, settings."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from botocore.exceptions import ClientError
+
+from invalidator.settings import Settings, SettingsError, load_settings
+from tests.support.commands import invalidator
+from tests.support.server import ACCESS_KEY_ID, SECRET_ACCESS_KEY, ServerProcess
+
+StartServer = Callable[..., ServerProcess]
+_ID_LINE = re.compile(r"^Id:\s+(E[A-Z0-9]+)$", re.MULTILINE)
+_KEY = re.compile(r"AWS_ACCESS_KEY_ID=(\S+)\n\s*AWS_SECRET_ACCESS_KEY=(\S+)")
+
+
+def _batch(paths: list[str], ref: str) -> dict[str, object]:
+    return {"Paths": {"Quantity": len(paths), "Items": paths}, "CallerReference": ref}
+
+
+# -- distributions ---------------------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_distribution_create_list_show_delete(tmp_path: Path) -> None:
+    """create prints the new distribution; list/show find it; a taken alias is refused; delete."""
+    data = str(tmp_path / "data")
+    made = invalidator(
+        "distribution",
+        "create",
+        "--origin",
+        "http://127.0.0.1:9000",
+        "--alias",
+        "a.example.com",
+        "--alias",
+        "b.example.com",
+        "--tag-header",
+        "Cache-Tag",
+        "--data-dir",
+        data,
+    )
+    found = _ID_LINE.search(made.stdout)
+    assert found, made.stdout
+    dist_id = found.group(1)
+    assert "a.example.com, b.example.com" in made.stdout
+    assert re.search(r"TagHeader:\s+Cache-Tag", made.stdout)
+
+    listed = invalidator("distribution", "list", "--data-dir", data).stdout
+    assert dist_id in listed and "http://127.0.0.1:9000" in listed
+    shown = invalidator("distribution", "show", dist_id, "--data-dir", data).stdout
+    assert _ID_LINE.search(shown) and "a.example.com" in shown and "Cache-Tag" in shown
+
+    taken = invalidator(
+        "distribution",
+        "create",
+        "--origin",
+        "http://127.0.0.1:9001",
+        "--alias",
+        "B.example.com",
+        "--data-dir",
+        data,
+        check=False,
+    )
+    assert taken.returncode != 0
+    assert "CNAMEAlreadyExists" in taken.stderr
+    assert "Traceback" not in taken.stderr
+    assert (
+        invalidator("distribution", "list", "--data-dir", data).stdout.count("http://127.0.0.1:900")
+        == 1
+    )
+
+    assert (
+        f"deleted {dist_id}"
+        in invalidator("distribution", "delete", dist_id, "--data-dir", data).stdout
+    )
+    gone = invalidator("distribution", "show", dist_id, "--data-dir", data, check=False)
+    assert gone.returncode != 0 and "NoSuchDistribution" in gone.stderr
+    assert dist_id not in invalidator("distribution", "list", "--data-dir", data).stdout
+
+
+@pytest.mark.slow
+def test_running_server_sees_cli_distribution_at_once(start_server: StartServer) -> None:
+    """A distribution created by the CLI in the server's store takes invalidations right away."""
+    srv = start_server()
+    made = invalidator(
+        "distribution",
+        "create",
+        "--origin",
+        "http://127.0.0.1:9000",
+        "--data-dir",
+        str(srv.data_dir),
+    )
+    found = _ID_LINE.search(made.stdout)
+    assert found, made.stdout
+    out = srv.client().create_invalidation(
+        DistributionId=found.group(1), InvalidationBatch=_batch(["/new"], "cli-dist")
+    )
+    assert out["ResponseMetadata"]["HTTPStatusCode"] == 201
+
+
+# -- keys ------------------------------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_keys_create_list_revoke(start_server: StartServer) -> None:
+    """create prints the secret once, list never; a revoked key gets InvalidClientTokenId."""
+    srv = start_server()
+    dist = srv.create_distribution()
+    data = str(srv.data_dir)
+    made = invalidator("keys", "create", "--description", "ci key", "--data-dir", data).stdout
+    found = _KEY.search(made)
+    assert found, made
+    key_id, secret = found.groups()
+    cf = srv.client(key_id=key_id, secret=secret)
+    assert cf.list_invalidations(DistributionId=dist.id)["InvalidationList"]["Quantity"] == 0
+
+    listed = invalidator("keys", "list", "--data-dir", data).stdout
+    row = next(line for line in listed.splitlines() if line.startswith(key_id))
+    assert "active" in row and "ci key" in row
+    assert secret not in listed and SECRET_ACCESS_KEY not in listed
+    assert ACCESS_KEY_ID in listed
+
+    assert f"revoked {key_id}" in invalidator("keys", "revoke", key_id, "--data-dir", data).stdout
+    with pytest.raises(ClientError) as err:
+        cf.list_invalidations(DistributionId=dist.id)
+    assert err.value.response["Error"]["Code"] == "InvalidClientTokenId"
+    listed = invalidator("keys", "list", "--data-dir", data).stdout
+    assert "revoked" in next(line for line in listed.splitlines() if line.startswith(key_id))
+    unknown = invalidator("keys", "revoke", "AKIANOSUCHKEY", "--data-dir", data, check=False)
+    assert unknown.returncode != 0 and "Traceback" not in unknown.stderr
+
+
+@pytest.mark.slow
+def test_first_start_prints_a_working_key_once(start_server: StartServer) -> None:
+    """An empty store and no configured key: the first start prints a fresh key, later ones not."""
+    no_key = {"INVALIDATOR_ACCESS_KEY_ID": "", "INVALIDATOR_SECRET_ACCESS_KEY": ""}
+    first = start_server(**no_key)
+    found = _KEY.search("".join(first.output))
+    assert found, first.output
+    key_id, secret = found.groups()
+    assert key_id != ACCESS_KEY_ID
+    dist = first.create_distribution()
+    cf = first.client(key_id=key_id, secret=secret)
+    assert cf.list_invalidations(DistributionId=dist.id)["InvalidationList"]["Quantity"] == 0
+    assert first.terminate() == 0
+
+    second = start_server(data_dir=first.data_dir, **no_key)
+    assert "AWS_SECRET_ACCESS_KEY" not in "".join(second.output)
+    assert secret not in "".join(second.output)
+    cf = second.client(key_id=key_id, secret=secret)
+    assert cf.list_invalidations(DistributionId=dist.id)["InvalidationList"]["Quantity"] == 0
+
+
+# -- invalidations ---------------------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_invalidate_wait_then_list_and_show(start_server: StartServer) -> None:
+    """`invalidate --wait` prints the id and Completed; `invalidations list|show` find it."""
+    srv = start_server()
+    dist = srv.create_distribution()
+    env = {
+        "INVALIDATOR_ENDPOINT_URL": srv.url,
+        "INVALIDATOR_ACCESS_KEY_ID": ACCESS_KEY_ID,
+        "INVALIDATOR_SECRET_ACCESS_KEY": SECRET_ACCESS_KEY,
+    }
+    out = invalidator(
+        "invalidate", dist.id, "/a", "/b c", "--wait", "--timeout", "20", env=env
+    ).stdout
+    first = out.splitlines()[0].split()
+    inv_id = first[0]
+    assert re.fullmatch(r"I[A-Z0-9]{13}", inv_id), out
+    assert first[1] in ("InProgress", "Completed")
+    assert re.search(rf"^{inv_id} Completed", out, re.MULTILINE), out
+
+    listed = invalidator("invalidations", "list", dist.id, env=env).stdout.splitlines()
+    assert listed[1].split()[0] == inv_id and listed[1].split()[-1] == "Completed"
+    shown = invalidator("invalidations", "show", dist.id, inv_id, env=env).stdout
+    assert re.search(rf"Id:\s+{inv_id}", shown)
+    assert re.search(r"Status:\s+Completed", shown)
+    assert re.search(r"CallerReference:\s+invalidator-cli-", shown)
+    assert "Paths:           /a /b c" in shown
+
+    missing = invalidator("invalidate", "ENOPE0000000000", "/a", check=False, env=env)
+    assert missing.returncode == 1
+    assert "NoSuchDistribution" in missing.stderr and "Traceback" not in missing.stderr
+
+
+@pytest.mark.slow
+def test_client_commands_find_a_key_in_the_local_store(start_server: StartServer) -> None:
+    """Without configured credentials, `invalidations list` signs with a key from --data-dir."""
+    srv = start_server()
+    dist = srv.create_distribution()
+    srv.client().create_invalidation(DistributionId=dist.id, InvalidationBatch=_batch(["/k"], "k"))
+    listed = invalidator(
+        "invalidations", "list", dist.id, "--data-dir", str(srv.data_dir), "--endpoint-url", srv.url
+    ).stdout
+    assert len(listed.splitlines()) == 2
+
+
+# -- settings --------------------------------------------------------------------------------
+
+
+def test_settings_defaults_without_any_source(tmp_path: Path) -> None:
+    """No flags, environment or file: the dataclass defaults."""
+    assert load_settings({}, environ={}) == Settings()
+
+
+def test_settings_precedence_flags_over_env_over_file(tmp_path: Path) -> None:
+    """A flag beats INVALIDATOR_* which beats the TOML file, which beats the default."""
+    conf = tmp_path / "invalidator.toml"
+    conf.write_text('port = 1111\nlog_level = "debug"\nhost = "0.0.0.0"\nrate_limit = 2.5\n')
+    env = {"INVALIDATOR_PORT": "2222", "INVALIDATOR_LOG_LEVEL": "warning"}
+    got = load_settings({"port": 3333, "host": None}, environ=env, config_file=str(conf))
+    assert got.port == 3333
+    assert got.log_level == "warning"
+    assert got.host == "0.0.0.0"
+    assert got.rate_limit == 2.5
+    assert got.max_batch_paths == Settings().max_batch_paths
+    assert load_settings({}, environ=env, config_file=str(conf)).port == 2222
+    assert load_settings({}, environ={}, config_file=str(conf)).port == 1111
+
+
+def test_settings_config_file_from_flag_or_env_and_table(tmp_path: Path) -> None:
+    """The file comes from --config or INVALIDATOR_CONFIG; an [invalidator] table also works."""
+    conf = tmp_path / "c.toml"
+    conf.write_text("[invalidator]\nmax-batch-paths = 10\n")
+    assert load_settings({"config": str(conf)}, environ={}).max_batch_paths == 10
+    assert load_settings({}, environ={"INVALIDATOR_CONFIG": str(conf)}).max_batch_paths == 10
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("port = ", "cannot read config file"),
+        ("prot = 80\n", "unknown setting 'prot'"),
+        ('port = "eighty"\n', "setting port: 'eighty' is not a valid int (from config file"),
+    ],
+)
+def test_settings_bad_config_file(tmp_path: Path, content: str, message: str) -> None:
+    """Unparsable TOML, unknown keys and wrong types raise SettingsError naming the problem."""
+    conf = tmp_path / "bad.toml"
+    conf.write_text(content)
+    with pytest.raises(SettingsError, match=re.escape(message)):
+        load_settings({}, environ={}, config_file=str(conf))
+
+
+def test_settings_bad_environment_value() -> None:
+    """A non-numeric INVALIDATOR_PORT is a SettingsError naming the variable, not a ValueError."""
+    with pytest.raises(SettingsError, match=r"'http' is not a valid int \(from INVALIDATOR_PORT\)"):
+        load_settings({}, environ={"INVALIDATOR_PORT": "http"})
+
+
+@pytest.mark.slow
+def test_serve_applies_flag_env_and_file_layers(start_server: StartServer, tmp_path: Path) -> None:
+    """In a real `serve`: --public-url beats the file; INVALIDATOR_MAX_BATCH_PATHS beats it too."""
+    conf = tmp_path / "serve.toml"
+    conf.write_text('public_url = "http://from-file.example"\nmax_batch_paths = 2\n')
+    srv = start_server(
+        args=["--config", str(conf), "--public-url", "http://from-flag.example"],
+        INVALIDATOR_MAX_BATCH_PATHS="3",
+    )
+    dist = srv.create_distribution()
+    cf = srv.client()
+    out = cf.create_invalidation(
+        DistributionId=dist.id, InvalidationBatch=_batch(["/1", "/2", "/3"], "l")
+    )
+    assert out["Location"].startswith("http://from-flag.example/2020-05-31/distribution/")
+    with pytest.raises(ClientError) as err:
+        cf.create_invalidation(
+            DistributionId=dist.id, InvalidationBatch=_batch(["/1", "/2", "/3", "/4"], "m")
+        )
+    assert err.value.response["Error"]["Code"] == "BatchTooLarge"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "content", ["port = [", "colour = 'blue'\n", "max_batch_paths = 'x'\n", None]
+)
+def test_serve_with_bad_config_is_a_usage_error(tmp_path: Path, content: str | None) -> None:
+    """A broken, unknown-key, mistyped or missing config file: exit 2 and a one-line error."""
+    conf = tmp_path / "bad.toml"
+    if content is not None:
+        conf.write_text(content)
+    done = invalidator(
+        "serve",
+        "--port",
+        "0",
+        "--data-dir",
+        str(tmp_path / "d"),
+        "--config",
+        str(conf),
+        check=False,
+        timeout=15,
+    )
+    assert done.returncode == 2
+    assert "Error:" in done.stderr and str(conf) in done.stderr
+    assert "Traceback" not in done.stderr
+    assert "listening" not in done.stdout

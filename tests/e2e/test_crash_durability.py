@@ -1,0 +1,155 @@
+"""Durability across `kill -9` and graceful SIGTERM: an acknowledged invalidation is never lost."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from botocore.config import Config
+
+from tests.support.server import ServerProcess
+
+pytestmark = pytest.mark.slow
+
+StartServer = Callable[..., ServerProcess]
+NO_RETRY = Config(
+    retries={"max_attempts": 1, "mode": "standard"}, connect_timeout=5, read_timeout=10
+)
+
+
+def _batch(paths: list[str], ref: str) -> dict[str, object]:
+    return {"Paths": {"Quantity": len(paths), "Items": paths}, "CallerReference": ref}
+
+
+def _wait_completed(cf: Any, dist_id: str, inv_id: str, timeout: float = 10.0) -> dict[str, Any]:
+    """Poll GetInvalidation until Completed; the last answer."""
+    deadline = time.monotonic() + timeout
+    while True:
+        got: dict[str, Any] = cf.get_invalidation(DistributionId=dist_id, Id=inv_id)["Invalidation"]
+        if got["Status"] == "Completed" or time.monotonic() > deadline:
+            return got
+        time.sleep(0.05)
+
+
+def test_kill_right_after_201_keeps_the_invalidation(start_server: StartServer) -> None:
+    """SIGKILL the instant a 201 arrives: after restart the invalidation is there and completes."""
+    first = start_server()
+    dist = first.create_distribution()
+    created = first.client(config=NO_RETRY).create_invalidation(
+        DistributionId=dist.id, InvalidationBatch=_batch(["/crash/a.jpg", "/crash/*"], "crash-1")
+    )
+    first.kill()
+    assert created["ResponseMetadata"]["HTTPStatusCode"] == 201
+    inv = created["Invalidation"]
+
+    second = start_server(data_dir=first.data_dir)
+    got = _wait_completed(second.client(), dist.id, inv["Id"])
+    assert got["Id"] == inv["Id"]
+    assert got["CreateTime"] == inv["CreateTime"]
+    assert got["InvalidationBatch"] == {
+        "Paths": {"Quantity": 2, "Items": ["/crash/a.jpg", "/crash/*"]},
+        "CallerReference": "crash-1",
+    }
+    assert got["Status"] == "Completed"
+
+
+def test_in_progress_left_by_a_crash_completes_at_start(start_server: StartServer) -> None:
+    """Work still InProgress in the store when the process died is resumed by the next start."""
+    first = start_server()
+    dist = first.create_distribution()
+    inv = first.client().create_invalidation(
+        DistributionId=dist.id, InvalidationBatch=_batch(["/resume"], "resume-1")
+    )["Invalidation"]
+    first.kill()
+    # Simulate dying between commit and completion: put the row back to InProgress.
+    with sqlite3.connect(first.data_dir / "invalidator.db") as db:
+        changed = db.execute(
+            "UPDATE invalidations SET status = 'InProgress', complete_time = NULL WHERE id = ?",
+            (inv["Id"],),
+        ).rowcount
+    assert changed == 1
+
+    second = start_server(data_dir=first.data_dir)
+    assert _wait_completed(second.client(), dist.id, inv["Id"])["Status"] == "Completed"
+
+
+def test_kill_during_concurrent_creates_loses_no_acknowledged_id(
+    start_server: StartServer,
+) -> None:
+    """8 writers, SIGKILL right after the first 201s: every acknowledged id survives intact."""
+    first = start_server()
+    dist = first.create_distribution()
+    clients = [first.client(config=NO_RETRY) for _ in range(8)]
+    acked: list[tuple[str, str, str]] = []  # (id, caller reference, path)
+    lock = threading.Lock()
+    enough = threading.Event()
+
+    def writer(n: int) -> None:
+        for i in range(200):
+            ref, path = f"w{n}-{i}", f"/w{n}/{i}.jpg"
+            try:
+                out = clients[n].create_invalidation(
+                    DistributionId=dist.id, InvalidationBatch=_batch([path], ref)
+                )
+            except Exception:  # the server is gone: stop writing
+                return
+            with lock:
+                acked.append((out["Invalidation"]["Id"], ref, path))
+                if len(acked) >= 8:
+                    enough.set()
+
+    threads = [threading.Thread(target=writer, args=(n,)) for n in range(8)]
+    for t in threads:
+        t.start()
+    assert enough.wait(20), "no 201s arrived"
+    first.kill()
+    for t in threads:
+        t.join(30)
+    with lock:
+        survivors = list(acked)
+    assert len(survivors) >= 8
+
+    second = start_server(data_dir=first.data_dir)
+    cf = second.client()
+    for inv_id, ref, path in survivors:
+        got = cf.get_invalidation(DistributionId=dist.id, Id=inv_id)["Invalidation"]
+        assert got["InvalidationBatch"] == {
+            "Paths": {"Quantity": 1, "Items": [path]},
+            "CallerReference": ref,
+        }
+    listed = {
+        s["Id"]
+        for page in cf.get_paginator("list_invalidations").paginate(DistributionId=dist.id)
+        for s in page["InvalidationList"].get("Items", [])
+    }
+    assert {inv_id for inv_id, _, _ in survivors} <= listed
+    last = survivors[-1][0]
+    assert _wait_completed(cf, dist.id, last)["Status"] == "Completed"
+
+
+def test_sigterm_exits_zero_and_keeps_data(start_server: StartServer) -> None:
+    """SIGTERM shuts down gracefully (exit 0 within seconds) and the data survives a restart."""
+    first = start_server()
+    dist = first.create_distribution()
+    cf = first.client()
+    ids = [
+        cf.create_invalidation(
+            DistributionId=dist.id, InvalidationBatch=_batch([f"/t{i}"], f"term-{i}")
+        )["Invalidation"]["Id"]
+        for i in range(3)
+    ]
+    started = time.monotonic()
+    assert first.terminate(timeout=10) == 0
+    assert time.monotonic() - started < 5
+    assert first.proc is not None and first.proc.stdout is not None
+    rest = first.proc.stdout.read()
+    assert "Traceback" not in rest, rest
+
+    second = start_server(data_dir=first.data_dir)
+    listed = second.client().list_invalidations(DistributionId=dist.id)["InvalidationList"]
+    assert [s["Id"] for s in listed["Items"]] == list(reversed(ids))
+    assert {s["Status"] for s in listed["Items"]} == {"Completed"}

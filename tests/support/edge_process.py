@@ -1,0 +1,61 @@
+"""Run standalone `invalidator edge` processes for end-to-end tests."""
+
+from __future__ import annotations
+
+import re
+import signal
+import subprocess
+import sys
+from dataclasses import dataclass, field
+
+from tests.support.child import kill, wait_for_output
+from tests.support.server import server_env
+
+_LISTENING = re.compile(r"invalidator edge listening on (http://\S+)")
+
+
+@dataclass
+class EdgeProcess:
+    """One standalone edge following `control_plane`, listening on `listen` (HOST:PORT)."""
+
+    control_plane: str
+    listen: str = "127.0.0.1:0"
+    extra_args: list[str] = field(default_factory=list)
+    proc: subprocess.Popen[str] | None = None
+    url: str = ""
+    output: list[str] = field(default_factory=list)
+
+    def spawn(self) -> EdgeProcess:
+        """Start the process (see `wait_ready`)."""
+        cmd = [sys.executable, "-m", "invalidator", "edge", "--control-plane",
+               self.control_plane, "--listen", self.listen, *self.extra_args]  # fmt: skip
+        self.output = []
+        self.url = ""
+        self.proc = subprocess.Popen(
+            cmd, env=server_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        )
+        return self
+
+    def wait_ready(self, timeout: float = 20.0) -> EdgeProcess:
+        """Wait for the listening line; keep draining the output afterwards."""
+        assert self.proc is not None
+
+        def ready(line: str) -> bool:
+            found = _LISTENING.search(line)
+            if found:
+                self.url = found.group(1)
+                self.listen = self.url.removeprefix("http://")
+            return bool(found)
+
+        wait_for_output(self.proc, self.output, ready, timeout, "edge")
+        return self
+
+    def kill(self) -> None:
+        """SIGKILL: no deregistration, the lease just runs out."""
+        kill(self.proc)
+
+    def terminate(self) -> None:
+        """SIGTERM (a clean stop deregisters)."""
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            self.proc.wait(15)

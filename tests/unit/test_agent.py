@@ -1,0 +1,239 @@
+"""The edge agent's serve gate: a lease counted from when heartbeats were sent, and after any
+moment without one, catching up to the head reported at regain before serving from cache."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+
+from invalidator.domain.invalidations import InvalidationService
+from invalidator.edge.agent import EdgeAgent
+from invalidator.edge.cache import EdgeCache
+from invalidator.edge.freshness import Freshness
+from invalidator.propagation.coordinator import Coordinator
+from invalidator.propagation.local_link import LocalLink
+from invalidator.store.sqlite import SqliteStore
+from tests.support.fault_link import FaultLink
+from tests.support.plane import LIMITS, CountingIds, ManualClock, Plane, Table
+
+FRESH = Freshness(storable=True, ttl=3600)
+
+
+def new_cache(plane: Plane) -> EdgeCache:
+    return EdgeCache(1 << 24, 1 << 20, monotonic=plane.clock)
+
+
+def put(cache: EdgeCache, dist: str, path: str, born_pos: int) -> None:
+    """Store a copy as the proxy would after a fetch stamped `born_pos`."""
+    cache.store(dist, path, "", {}, status=200, headers=[], body=path.encode(),
+                freshness=FRESH, born_pos=born_pos)  # fmt: skip
+
+
+async def settle(link: FaultLink, count: int) -> None:
+    """Wait until `count` calls are parked on the link."""
+    for _ in range(1000):
+        if len(link.parked) >= count:
+            return
+        await asyncio.sleep(0)
+    raise AssertionError(f"expected {count} parked calls, saw {link.parked}")
+
+
+async def test_no_lease_no_cache(plane: Plane) -> None:
+    """Before registering, and once the lease ran out, nothing is served from cache."""
+    edge, link = plane.edge("edge")
+    assert not edge.may_serve_from_cache()
+    await edge.join()
+    assert edge.may_serve_from_cache()
+    link.cut = True
+    plane.clock.advance(0.99)
+    assert not await edge.renew()
+    assert edge.may_serve_from_cache()
+    plane.clock.advance(0.02)
+    assert not edge.may_serve_from_cache()
+
+
+async def test_lease_counts_from_when_the_heartbeat_was_sent(plane: Plane) -> None:
+    """A heartbeat answered late extends the lease from its sending time, not its answer."""
+    edge, link = plane.edge("edge")
+    await edge.join()
+    link.parking = True
+    sent_at = plane.clock()
+    renewing = asyncio.create_task(edge.renew())
+    await settle(link, 1)
+    plane.clock.advance(0.5)
+    link.release(link.parked[0])  # arrives now
+    await settle(link, 1)
+    plane.clock.advance(0.3)
+    link.release(link.parked[0])  # answer arrives later still
+    assert await renewing
+    plane.clock.t = sent_at + 0.999
+    assert edge.may_serve_from_cache()
+    plane.clock.t = sent_at + 1.0
+    assert not edge.may_serve_from_cache()
+
+
+async def test_regained_lease_waits_until_caught_up(plane: Plane) -> None:
+    """An edge cut off while an invalidation completed without it regains its lease but serves
+    from cache only after reaching the head it was told at regain; the stale copy is gone."""
+    dist = await plane.create_distribution()
+    cache = new_cache(plane)
+    edge, link = plane.edge("edge", cache)
+    await edge.join()
+    put(cache, dist, "/a", edge.position())
+    put(cache, dist, "/b", edge.position())
+    link.cut = True
+    invalidation = await plane.invalidate(dist, "/a")
+    plane.clock.advance(1.25)
+    assert await plane.coordinator.complete_ready() == [invalidation.id]
+    link.cut = False
+    assert await edge.renew()
+    assert edge.position() < invalidation.pos
+    assert not edge.may_serve_from_cache()
+    await edge.poll_once(0)
+    assert edge.may_serve_from_cache()
+    assert cache.lookup(dist, "/a", "", {}) is None
+    assert cache.lookup(dist, "/b", "", {}) is not None
+
+
+async def test_heartbeat_delivered_after_expiry_counts_as_a_lapse(plane: Plane) -> None:
+    """A heartbeat sent in time but delivered after the coordinator gave up on the edge: the
+    answer finds the edge's own lease over, so it must catch up first."""
+    dist = await plane.create_distribution()
+    edge, link = plane.edge("edge")
+    await edge.join()
+    link.parking = True
+    renewing = asyncio.create_task(edge.renew())
+    await settle(link, 1)
+    invalidation = await plane.invalidate(dist, "/a")
+    plane.clock.advance(1.25)
+    assert await plane.coordinator.complete_ready() == [invalidation.id]
+    link.parking = False
+    link.release(link.parked[0])
+    assert await renewing
+    assert not edge.may_serve_from_cache()
+    await edge.poll_once(0)
+    assert edge.may_serve_from_cache()
+
+
+async def test_forgotten_edge_rejoins_and_catches_up(plane: Plane) -> None:
+    """When the control plane no longer knows the edge (NoSuchEdge), nothing waited for it:
+    after re-registering it must catch up before serving, even with time left on its lease."""
+    dist = await plane.create_distribution()
+    cache = new_cache(plane)
+    edge, _ = plane.edge("edge", cache)
+    await edge.join()
+    put(cache, dist, "/a", edge.position())
+    await plane.coordinator.deregister(edge.edge_id)
+    invalidation = await plane.invalidate(dist, "/a")
+    assert await plane.coordinator.complete_ready() == [invalidation.id]
+    assert await edge.renew()
+    assert [lease.name for lease, _, _ in plane.coordinator.edges()] == ["edge"]
+    assert not edge.may_serve_from_cache()
+    await edge.poll_once(0)
+    assert edge.may_serve_from_cache()
+    assert cache.lookup(dist, "/a", "", {}) is None
+
+
+async def test_late_heartbeat_answer_does_not_wipe_the_cache(plane: Plane) -> None:
+    """A heartbeat answer carrying an older head, overtaken by a poll that applied newer events,
+    is not mistaken for a reset log."""
+    dist = await plane.create_distribution()
+    cache = new_cache(plane)
+    edge, link = plane.edge("edge", cache)
+    await edge.join()
+    put(cache, dist, "/kept", edge.position())
+    link.parking = True
+    renewing = asyncio.create_task(edge.renew())
+    await settle(link, 1)
+    link.release(link.parked[0])  # delivered: the head it reports is the old one
+    await settle(link, 1)
+    late = link.parked[0]
+    await plane.invalidate(dist, "/other")
+    polling = asyncio.create_task(edge.poll_once(0))
+    while not polling.done():
+        for call in link.parked:
+            if call is not late:
+                link.release(call)
+        await asyncio.sleep(0)
+    await polling
+    link.release(late)
+    assert await renewing
+    assert cache.lookup(dist, "/kept", "", {}) is not None
+    assert edge.may_serve_from_cache()
+
+
+async def test_unannounced_event_does_not_wipe_the_cache(plane: Plane) -> None:
+    """Events another writer committed (not announced to this coordinator) are applied
+    without the edge taking the lower announced head for a reset log."""
+    dist = await plane.create_distribution()
+    cache = new_cache(plane)
+    edge, _ = plane.edge("edge", cache)
+    await edge.join()
+    put(cache, dist, "/kept", edge.position())
+    await plane.invalidate(dist, "/announced")
+    other = Coordinator(plane.store, plane.clock, plane.ids)
+    writer = InvalidationService(plane.store, other, plane.clock, plane.ids, LIMITS)
+    unannounced, _ = await writer.create_invalidation(dist, "elsewhere", 1, ("/gone",))
+    await edge.poll_once(0)
+    assert edge.position() == unannounced.pos
+    assert await edge.renew()
+    assert cache.lookup(dist, "/kept", "", {}) is not None
+    assert edge.may_serve_from_cache()
+
+
+async def test_reset_log_clears_the_cache(tmp_path: Path, plane: Plane) -> None:
+    """A control plane whose log is behind the edge's cursor is a different log: the cache
+    is dropped and the edge follows the new log from its head."""
+    dist = await plane.create_distribution()
+    cache = new_cache(plane)
+    edge, link = plane.edge("edge", cache)
+    await plane.invalidate(dist, "/x")
+    await edge.join()
+    put(cache, dist, "/a", edge.position())
+    fresh = SqliteStore(tmp_path / "other.sqlite")
+    try:
+        other = Coordinator(fresh, plane.clock, CountingIds(), lease_seconds=1.0,
+                            monotonic=plane.clock)  # fmt: skip
+        await other.load()
+        link.inner = LocalLink(other, fresh)
+        assert await edge.renew()
+        assert cache.stats().entries == 0
+        assert edge.position() == 0
+    finally:
+        await fresh.close()
+
+
+async def test_in_flight_fetch_is_born_stale(plane: Plane) -> None:
+    """A fetch stamped before a purge is applied is not stored once the purge arrived."""
+    dist = await plane.create_distribution()
+    cache = new_cache(plane)
+    edge, _ = plane.edge("edge", cache)
+    await edge.join()
+    born = edge.position()
+    await plane.invalidate(dist, "/a*")
+    await edge.poll_once(0)
+    put(cache, dist, "/a/1", born)
+    assert cache.lookup(dist, "/a/1", "", {}) is None
+    put(cache, dist, "/a/1", edge.position())
+    assert cache.lookup(dist, "/a/1", "", {}) is not None
+
+
+async def test_heartbeats_fit_several_times_in_a_short_lease(tmp_path: Path) -> None:
+    """With the real loops and clock, a lease shorter than the configured heartbeat interval
+    is still renewed in time: the agent beats at least three times per lease."""
+    store = SqliteStore(tmp_path / "db.sqlite")
+    coordinator = Coordinator(store, ManualClock(), CountingIds(), lease_seconds=0.3)
+    await coordinator.start()
+    edge = EdgeAgent(LocalLink(coordinator, store), EdgeCache(1 << 20, 1 << 16), Table(),
+                     "edge", "http://edge", heartbeat_interval=5.0, poll_wait=0.2)  # fmt: skip
+    try:
+        await edge.start()
+        deadline = time.monotonic() + 0.9
+        while time.monotonic() < deadline:
+            assert edge.may_serve_from_cache()
+            await asyncio.sleep(0.01)
+    finally:
+        await edge.stop()
+        await coordinator.stop()
+        await store.close()

@@ -1,0 +1,536 @@
+"""The hardened request-body parser: bytes in, `XmlElement` or `MalformedXML` out."""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from invalidator.api.wire.xmlparse import parse_xml
+from invalidator.api.wire.xmltree import XmlElement, cloudfront_namespace
+from invalidator.domain.errors import MalformedXML
+
+NS = cloudfront_namespace("2020-05-31")
+SEED_NS = cloudfront_namespace("2013-05-12")
+
+BATCH = (
+    f'<InvalidationBatch xmlns="{NS}">'
+    "<Paths><Quantity>2</Quantity><Items><Path>/a b.jpg</Path><Path>/img/*</Path></Items></Paths>"
+    "<CallerReference>ref-1</CallerReference>"
+    "</InvalidationBatch>"
+).encode()
+
+
+def paths_of(root: XmlElement) -> list[str]:
+    """The Path texts of an InvalidationBatch, in order."""
+    paths = root.find("Paths")
+    assert paths is not None
+    items = paths.find("Items")
+    return [] if items is None else [p.text for p in items.find_all("Path")]
+
+
+def leaf(root: XmlElement, *tags: str) -> str:
+    """The stripped text of the element at this path of local names."""
+    node: XmlElement | None = root
+    for tag in tags:
+        assert node is not None
+        node = node.find(tag)
+    assert node is not None
+    return node.text.strip()
+
+
+def reject(body: bytes, **limits: int) -> MalformedXML:
+    """Parse a body that must be rejected; return the error."""
+    with pytest.raises(MalformedXML) as info:
+        parse_xml(body, **limits)
+    return info.value
+
+
+def boto3_body(paths: list[str], caller_reference: str) -> bytes:
+    """The body botocore's own rest-xml serializer produces for CreateInvalidation."""
+    botocore_session = pytest.importorskip("botocore.session")
+    serialize = pytest.importorskip("botocore.serialize")
+    model = botocore_session.get_session().get_service_model("cloudfront")
+    request = serialize.create_serializer("rest-xml").serialize_to_request(
+        {
+            "DistributionId": "EDFDVBD6EXAMPLE",
+            "InvalidationBatch": {
+                "Paths": {"Quantity": len(paths), "Items": paths},
+                "CallerReference": caller_reference,
+            },
+        },
+        model.operation_model("CreateInvalidation"),
+    )
+    body: bytes = request["body"]
+    return body
+
+
+# --- what real clients send ------------------------------------------------------------------
+
+
+def test_boto3_body_round_trips() -> None:
+    """A body serialized by botocore (no declaration) parses to its paths and reference."""
+    paths = ["/a b.jpg", "/img/*", "/ünïcödé/€.png", "/q?x=1&y=<2>"]
+    root = parse_xml(boto3_body(paths, "ref & co"))
+    assert (root.tag, root.namespace) == ("InvalidationBatch", NS)
+    assert paths_of(root) == paths
+    assert leaf(root, "Paths", "Quantity") == "4"
+    assert leaf(root, "CallerReference") == "ref & co"
+
+
+def test_aws_cli_order_caller_reference_first() -> None:
+    """The AWS CLI's order (CallerReference before Paths) parses with children in that order."""
+    body = (
+        f'<InvalidationBatch xmlns="{NS}"><CallerReference>cli-1700000000-1</CallerReference>'
+        "<Paths><Quantity>1</Quantity><Items><Path>/index.html</Path></Items></Paths>"
+        "</InvalidationBatch>"
+    ).encode()
+    root = parse_xml(body)
+    assert [c.tag for c in root.children] == ["CallerReference", "Paths"]
+    assert paths_of(root) == ["/index.html"]
+
+
+def test_js_sdk_v3_body_with_declaration() -> None:
+    """The JS SDK v3's XML declaration with encoding UTF-8 is accepted."""
+    body = b'<?xml version="1.0" encoding="UTF-8"?>' + BATCH
+    root = parse_xml(body)
+    assert root.tag == "InvalidationBatch"
+    assert paths_of(root) == ["/a b.jpg", "/img/*"]
+
+
+def test_seed_client_indented_body() -> None:
+    """A pretty-printed seed-era body keeps whitespace as text; stripped leaves are exact."""
+    body = f"""<?xml version="1.0" encoding="UTF-8"?>
+<InvalidationBatch xmlns="{SEED_NS}">
+  <Paths>
+    <Quantity>1</Quantity>
+    <Items>
+      <Path>/a.jpg</Path>
+    </Items>
+  </Paths>
+  <CallerReference>20120301090001</CallerReference>
+</InvalidationBatch>
+""".encode()
+    root = parse_xml(body)
+    assert root.namespace == SEED_NS
+    assert root.text.strip() == ""
+    assert paths_of(root) == ["/a.jpg"]
+    assert leaf(root, "CallerReference") == "20120301090001"
+
+
+def test_empty_path_list() -> None:
+    """`<Paths><Quantity>0</Quantity></Paths>` parses to a Paths element without Items."""
+    root = parse_xml(
+        b"<InvalidationBatch><Paths><Quantity>0</Quantity></Paths>"
+        b"<CallerReference>r</CallerReference></InvalidationBatch>"
+    )
+    assert paths_of(root) == []
+
+
+def test_large_batch_is_fast() -> None:
+    """A 3,000-path batch (~170 KB) parses well under 100 ms."""
+    items = "".join(
+        f"<Path>/images/some/long/path/segment/file-{i:05d}.jpg</Path>" for i in range(3000)
+    )
+    body = (
+        f'<InvalidationBatch xmlns="{NS}"><Paths><Quantity>3000</Quantity><Items>{items}</Items>'
+        "</Paths><CallerReference>big</CallerReference></InvalidationBatch>"
+    ).encode()
+    parse_xml(body)  # warm up
+    started = time.perf_counter()
+    root = parse_xml(body)
+    elapsed = time.perf_counter() - started
+    assert len(paths_of(root)) == 3000
+    assert elapsed < 0.1
+
+
+# --- namespaces ------------------------------------------------------------------------------
+
+
+def test_missing_namespace_is_empty_string() -> None:
+    """Without xmlns the tag is the plain name and the namespace is ""."""
+    root = parse_xml(b"<InvalidationBatch><CallerReference>r</CallerReference></InvalidationBatch>")
+    assert (root.tag, root.namespace) == ("InvalidationBatch", "")
+    assert root.children[0].namespace == ""
+
+
+@pytest.mark.parametrize("namespace", [SEED_NS, NS, "urn:anything"])
+def test_any_default_namespace(namespace: str) -> None:
+    """Any default namespace is reported as-is and inherited by children; tags stay local."""
+    root = parse_xml(
+        f'<InvalidationBatch xmlns="{namespace}"><Paths/></InvalidationBatch>'.encode()
+    )
+    assert (root.tag, root.namespace) == ("InvalidationBatch", namespace)
+    assert (root.children[0].tag, root.children[0].namespace) == ("Paths", namespace)
+
+
+def test_namespace_with_a_space_is_rejected_not_mis_split() -> None:
+    """A namespace URI holding the internal separator (a space) is MalformedXML, never mis-split."""
+    reject(b'<InvalidationBatch xmlns="http://example.com/x y"/>')
+
+
+def test_prefixed_namespace_gives_local_names() -> None:
+    """A prefixed element is reported by local name and URI, not by prefix."""
+    root = parse_xml(
+        f'<cf:InvalidationBatch xmlns:cf="{NS}"><cf:Paths/></cf:InvalidationBatch>'.encode()
+    )
+    assert (root.tag, root.namespace) == ("InvalidationBatch", NS)
+    assert root.find("Paths") is not None
+
+
+def test_namespace_undeclared_on_child() -> None:
+    """`xmlns=""` on a child puts it back in no namespace."""
+    root = parse_xml(f'<a xmlns="{NS}"><b xmlns=""/></a>'.encode())
+    assert root.children[0].namespace == ""
+
+
+def test_unbound_prefix_is_malformed() -> None:
+    """An element with an undeclared prefix is MalformedXML."""
+    reject(b"<cf:InvalidationBatch/>")
+
+
+# --- text --------------------------------------------------------------------------------------
+
+
+def test_predefined_entities_and_character_references() -> None:
+    """The five predefined entities and decimal/hex character references are decoded."""
+    root = parse_xml(b"<a>&lt;&gt;&amp;&apos;&quot;&#233;&#x1F600;</a>")
+    assert root.text == "<>&'\"é\U0001f600"
+
+
+def test_cdata_comments_and_processing_instructions() -> None:
+    """CDATA counts as text; comments and processing instructions are dropped."""
+    root = parse_xml(
+        b"<?pi before?><!-- c --><a>x<!-- c -->y<![CDATA[<z>&]]><?pi in?>w</a><!-- c -->"
+    )
+    assert root.text == "xy<z>&w"
+
+
+def test_mixed_content_text_is_concatenated_as_is() -> None:
+    """An element's text is the concatenation of its direct text pieces, whitespace kept."""
+    root = parse_xml(b"<a> one <b>inner</b> two\n<c/>three </a>")
+    assert root.text == " one  two\nthree "
+    assert root.children[0].text == "inner"
+
+
+def test_attributes_are_ignored() -> None:
+    """Attributes neither fail nor leak into the tree."""
+    root = parse_xml(b'<a x="1" y="&lt;"><b z="2">t</b></a>')
+    assert root == XmlElement("a", "", "", [XmlElement("b", "", "t", [])])
+
+
+def test_xinclude_is_not_processed() -> None:
+    """An XInclude element is just an element: nothing is fetched or inlined."""
+    root = parse_xml(
+        b'<a xmlns:xi="http://www.w3.org/2001/XInclude"><xi:include href="file:///etc/passwd"/></a>'
+    )
+    assert root.text == ""
+    assert root.children == [XmlElement("include", "http://www.w3.org/2001/XInclude")]
+
+
+# --- entities, DTDs, XXE -------------------------------------------------------------------------
+
+
+def test_xxe_file_entity_rejected_and_not_read(tmp_path: Path) -> None:
+    """An external file entity is MalformedXML and its contents never reach the result."""
+    secret = tmp_path / "secret-6f1c2e.txt"
+    secret.write_text("TOP-SECRET-6f1c2e")
+    body = (
+        f'<?xml version="1.0"?><!DOCTYPE r [<!ENTITY xxe SYSTEM "file://{secret}">]>'
+        "<InvalidationBatch><CallerReference>&xxe;</CallerReference></InvalidationBatch>"
+    ).encode()
+    error = reject(body)
+    assert "TOP-SECRET" not in error.message
+
+
+def test_xxe_etc_passwd_system_doctype_rejected() -> None:
+    """A DOCTYPE with a SYSTEM identifier is MalformedXML."""
+    reject(b'<!DOCTYPE r SYSTEM "file:///etc/passwd"><r/>')
+
+
+def test_xxe_http_entity_rejected_without_connecting() -> None:
+    """External http entities (general and parameter) are rejected; no connection is attempted."""
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(1)
+        listener.setblocking(False)
+        url = f"http://127.0.0.1:{listener.getsockname()[1]}/evil.dtd"
+        bodies = [
+            f'<!DOCTYPE r [<!ENTITY x SYSTEM "{url}">]><r>&x;</r>',
+            f'<!DOCTYPE r [<!ENTITY % p SYSTEM "{url}"> %p;]><r/>',
+            f'<!DOCTYPE r PUBLIC "-//X//Y" "{url}"><r/>',
+        ]
+        for body in bodies:
+            started = time.perf_counter()
+            reject(body.encode())
+            assert time.perf_counter() - started < 1
+        with pytest.raises(BlockingIOError):
+            listener.accept()
+
+
+def test_billion_laughs_rejected_quickly() -> None:
+    """The billion-laughs entity bomb is rejected in well under a second."""
+    entities = "".join(f'<!ENTITY lol{i} "{f"&lol{i - 1};" * 10}">' for i in range(1, 10))
+    body = (
+        f'<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol0 "lol">{entities}]><lolz>&lol9;</lolz>'
+    )
+    started = time.perf_counter()
+    reject(body.encode())
+    assert time.perf_counter() - started < 1
+
+
+def test_quadratic_blowup_rejected_quickly() -> None:
+    """One large entity referenced many times (quadratic blowup) is rejected quickly."""
+    body = (
+        '<!DOCTYPE r [<!ENTITY a "' + "x" * 50_000 + '">]><r>' + "&a;" * 50_000 + "</r>"
+    ).encode()
+    started = time.perf_counter()
+    reject(body)
+    assert time.perf_counter() - started < 1
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"<!DOCTYPE r><r/>",
+        b'<!DOCTYPE r [<!ENTITY e "v">]><r/>',
+        b'<!DOCTYPE r [<!NOTATION n SYSTEM "x"><!ENTITY u SYSTEM "x" NDATA n>]><r/>',
+        b"<r/><!DOCTYPE r>",
+    ],
+)
+def test_any_doctype_rejected(body: bytes) -> None:
+    """Any DOCTYPE, even an empty or unused one, is MalformedXML."""
+    reject(body)
+
+
+def test_undefined_entity_rejected() -> None:
+    """A reference to an undeclared entity is MalformedXML."""
+    reject(b"<r>&nbsp;</r>")
+
+
+# --- not well-formed ---------------------------------------------------------------------------
+
+
+def test_every_truncation_is_malformed() -> None:
+    """Every strict prefix of a document (even mid-character) is MalformedXML; the whole parses."""
+    body = (
+        '<?xml version="1.0" encoding="UTF-8"?>'
+        f'<InvalidationBatch xmlns="{NS}"><Paths><Quantity>1</Quantity><Items>'
+        "<Path>/café/&amp;€.jpg</Path></Items></Paths><CallerReference>r</CallerReference>"
+        "<!-- done --><![CDATA[x]]></InvalidationBatch>"
+    ).encode()
+    for end in range(len(body)):
+        with pytest.raises(MalformedXML):
+            parse_xml(body[:end])
+    assert paths_of(parse_xml(body)) == ["/café/&€.jpg"]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"",
+        b"   \n",
+        b'<?xml version="1.0"?>',
+        b"<!-- only a comment -->",
+        b"just text",
+        b"<a>",
+        b"<a></b>",
+        b"<a><b></a></b>",
+        b"<a/><b/>",
+        b"<a/>junk",
+        b"junk<a/>",
+        b"<a/>&amp;",
+        b"<a>x</a>\x00",
+        b"<a>\x01</a>",
+        b'<a x="1" x="2"/>',
+        b"<1a/>",
+        b"<a>&#0;</a>",
+        b"<a>&#xD800;</a>",
+        b'<?xml version="1.0"?><?xml version="1.0"?><a/>',
+        b' <?xml version="1.0"?><a/>',
+    ],
+)
+def test_not_well_formed(body: bytes) -> None:
+    """Not-well-formed documents (empty, unclosed, junk, text outside the root, ...) fail."""
+    reject(body)
+
+
+def test_whitespace_around_root_is_fine() -> None:
+    """Whitespace before and after the root element is allowed."""
+    assert parse_xml(b"\n  <a>t</a>\n\n").text == "t"
+
+
+def test_error_message_is_short_and_does_not_echo_input() -> None:
+    """An error message is short and never repeats the input."""
+    junk = "<a>" + "QQQQ" * 10_000 + "</b>"
+    error = reject(junk.encode())
+    assert error.code == "MalformedXML"
+    assert "QQQQ" not in error.message
+    assert len(error.message) < 200
+    assert "line 1" in error.message
+
+
+# --- encodings -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"<a>caf\xe9</a>",  # Latin-1
+        b"<a>\xc0\xaf</a>",  # overlong encoding of "/"
+        b"<a>\xed\xa0\x80</a>",  # UTF-16 surrogate encoded as UTF-8
+        b"<a>\xf4\x90\x80\x80</a>",  # beyond U+10FFFF
+        b"<a>\xe2\x82</a>",  # truncated sequence
+        b"<a>\xff\xfe</a>",
+    ],
+)
+def test_invalid_utf8_rejected(body: bytes) -> None:
+    """Bytes that are not valid UTF-8 are MalformedXML."""
+    reject(body)
+
+
+@pytest.mark.parametrize("encoding", ["ISO-8859-1", "UTF-16", "windows-1252", "latin1", "UTF-32"])
+def test_other_declared_encodings_rejected(encoding: str) -> None:
+    """An encoding declaration other than UTF-8 or US-ASCII is MalformedXML, naming it."""
+    error = reject(f'<?xml version="1.0" encoding="{encoding}"?><a>x</a>'.encode())
+    assert encoding in error.message
+
+
+@pytest.mark.parametrize("encoding", ["UTF-8", "utf-8", "US-ASCII", "us-ascii", "ASCII"])
+def test_utf8_and_ascii_declarations_accepted(encoding: str) -> None:
+    """UTF-8 and US-ASCII declarations (any case) are accepted."""
+    body = f'<?xml version="1.0" encoding="{encoding}"?><a>x&#233;</a>'.encode()
+    assert parse_xml(body).text == "xé"
+
+
+def test_ascii_declaration_with_non_ascii_bytes_rejected() -> None:
+    """A document declaring US-ASCII must not contain non-ASCII bytes."""
+    reject('<?xml version="1.0" encoding="US-ASCII"?><a>é</a>'.encode())
+
+
+@pytest.mark.parametrize("codec", ["utf-16", "utf-16-le", "utf-16-be", "utf-32"])
+def test_utf16_and_utf32_documents_rejected(codec: str) -> None:
+    """UTF-16/UTF-32 documents, with or without byte order mark or declaration, are rejected."""
+    reject("<a>x</a>".encode(codec))
+    reject(f'<?xml version="1.0" encoding="{codec}"?><a>x</a>'.encode(codec))
+
+
+def test_utf8_byte_order_mark_accepted() -> None:
+    """A UTF-8 byte order mark before the document is accepted."""
+    assert parse_xml(b"\xef\xbb\xbf<a>\xc3\xa9</a>").text == "é"
+
+
+# --- limits --------------------------------------------------------------------------------------
+
+
+def nested(depth: int) -> bytes:
+    """A document of `depth` nested elements."""
+    return b"<a>" * depth + b"</a>" * depth
+
+
+def test_depth_at_limit_parses() -> None:
+    """Exactly max_depth levels (root is level 1) parse."""
+    root = parse_xml(nested(32))
+    levels = 1
+    while root.children:
+        root = root.children[0]
+        levels += 1
+    assert levels == 32
+    assert parse_xml(nested(3), max_depth=3).tag == "a"
+
+
+def test_depth_over_limit_rejected() -> None:
+    """One level more than max_depth is MalformedXML."""
+    reject(nested(33))
+    reject(nested(4), max_depth=3)
+
+
+def test_very_deep_nesting_rejected_quickly() -> None:
+    """A million nested open tags are rejected fast, without recursion."""
+    started = time.perf_counter()
+    reject(b"<a>" * 1_000_000)
+    assert time.perf_counter() - started < 1
+
+
+def test_element_count_limit() -> None:
+    """max_elements elements parse; one more is MalformedXML."""
+    body = b"<r>" + b"<p/>" * 9 + b"</r>"
+    assert len(parse_xml(body, max_elements=10).children) == 9
+    reject(b"<r>" + b"<p/>" * 10 + b"</r>", max_elements=10)
+
+
+def test_huge_number_of_elements_rejected() -> None:
+    """A flood of elements beyond the default limit is rejected in well under a second."""
+    body = b"<r>" + b"<p/>" * 1_000_000 + b"</r>"
+    started = time.perf_counter()
+    error = reject(body)
+    assert time.perf_counter() - started < 1
+    assert "100000" in error.message
+
+
+def test_text_limit_counts_the_whole_document() -> None:
+    """Text content up to max_text characters parses; beyond it, over all elements, fails."""
+    assert parse_xml(b"<r><a>12345</a><b>67890</b></r>", max_text=10).children[1].text == "67890"
+    reject(b"<r><a>12345</a><b>678901</b></r>", max_text=10)
+    reject(b"<r>" + b"x" * 2_000_000 + b"</r>")
+
+
+# --- robustness ----------------------------------------------------------------------------------
+
+
+def test_parser_is_reentrant_across_threads() -> None:
+    """Concurrent calls from many threads each get their own, correct tree."""
+    bodies = [boto3_body([f"/t{i}/{j}" for j in range(50)], f"ref-{i}") for i in range(32)]
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        roots = list(pool.map(parse_xml, bodies))
+    for i, root in enumerate(roots):
+        assert leaf(root, "CallerReference") == f"ref-{i}"
+        assert paths_of(root) == [f"/t{i}/{j}" for j in range(50)]
+
+
+@settings(max_examples=300)
+@given(st.binary(max_size=512))
+def test_arbitrary_bytes_only_raise_malformed_xml(body: bytes) -> None:
+    """Arbitrary bytes either parse or raise MalformedXML with a short message, nothing else."""
+    try:
+        parse_xml(body)
+    except MalformedXML as exc:
+        assert len(exc.message) < 200
+
+
+XMLISH = st.text(alphabet="<>/!?&#;[]-=\"' axyzI:\n\xe9\U0001f600", max_size=200)
+
+
+@settings(max_examples=300)
+@given(st.lists(st.sampled_from([BATCH.decode(), "<!DOCTYPE a>", "&a;", "]]>"]) | XMLISH))
+def test_xml_like_text_only_raises_malformed_xml(parts: list[str]) -> None:
+    """XML-looking fragments either parse or raise MalformedXML, nothing else."""
+    try:
+        parse_xml("".join(parts).encode())
+    except MalformedXML as exc:
+        assert len(exc.message) < 200
+
+
+@given(st.data())
+def test_mutated_batches_only_raise_malformed_xml(data: st.DataObject) -> None:
+    """A real batch with bytes deleted, replaced or inserted parses or raises MalformedXML."""
+    body = bytearray(BATCH)
+    for _ in range(data.draw(st.integers(1, 4))):
+        at = data.draw(st.integers(0, len(body) - 1))
+        action = data.draw(st.sampled_from(["delete", "replace", "insert"]))
+        if action == "delete":
+            del body[at]
+        else:
+            byte = data.draw(st.integers(0, 255))
+            if action == "replace":
+                body[at] = byte
+            else:
+                body.insert(at, byte)
+    with contextlib.suppress(MalformedXML):
+        parse_xml(bytes(body))
