@@ -301,3 +301,19 @@ def test_serve_with_bad_config_is_a_usage_error(tmp_path: Path, content: str | N
     assert "Error:" in done.stderr and str(conf) in done.stderr
     assert "Traceback" not in done.stderr
     assert "listening" not in done.stdout
+
+
+# -- shutdown --------------------------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_sigterm_right_after_listening_stops_cleanly(start_server: StartServer) -> None:
+    """SIGTERM the moment `serve` and `edge` print their listening lines: both exit 0."""
+    from tests.support.edge_process import EdgeProcess
+
+    srv = start_server()
+    edge = EdgeProcess(srv.url).spawn().wait_ready()
+    assert edge.terminate() == 0, edge.output
+    assert srv.terminate() == 0, srv.output
+    again = start_server(data_dir=srv.data_dir)
+    assert again.terminate() == 0, again.output

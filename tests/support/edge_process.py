@@ -54,8 +54,9 @@ class EdgeProcess:
         """SIGKILL: no deregistration, the lease just runs out."""
         kill(self.proc)
 
-    def terminate(self) -> None:
-        """SIGTERM (a clean stop deregisters)."""
-        if self.proc and self.proc.poll() is None:
+    def terminate(self) -> int:
+        """SIGTERM (a clean stop deregisters); returns the exit code."""
+        assert self.proc is not None
+        if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
-            self.proc.wait(15)
+        return self.proc.wait(15)

@@ -15,8 +15,8 @@ from invalidator.cli.options import (
     settings_from,
     settings_options,
 )
-from invalidator.cli.serve import install_shutdown, run
-from invalidator.cli.servers import bound_port, start_server, uvicorn_server
+from invalidator.cli.serve import run
+from invalidator.cli.servers import Shutdown, bound_port, start_server, uvicorn_server
 from invalidator.edge.link import HttpLink
 from invalidator.logs import configure_logging
 from invalidator.runtime import build_edge
@@ -32,6 +32,7 @@ def _split_listen(listen: str) -> tuple[str, int]:
 
 async def run_edge(settings: Settings) -> None:
     """Serve as an edge of the control plane at `settings.control_plane` until interrupted."""
+    shutdown = Shutdown()
     configure_logging(settings.log_level)
     if not settings.control_plane:
         raise click.UsageError("--control-plane URL is required")
@@ -43,14 +44,13 @@ async def run_edge(settings: Settings) -> None:
     host, port = _split_listen(settings.listen)
     link = HttpLink(settings.control_plane, settings.access_key_id, settings.secret_access_key)
     node = build_edge(settings, link, "", "")
-    server = uvicorn_server(node.proxy, host, port)
-    task = await start_server(server, "invalidator edge")
-    bound = bound_port(server)
-    node.agent.name = settings.edge_name or f"edge-{host}-{bound}"
-    node.agent.url = f"http://{host}:{bound}"
-    await node.start()
-    install_shutdown([server])
+    server = shutdown.register(uvicorn_server(node.proxy, host, port))
     try:
+        task = await start_server(server, "invalidator edge")
+        bound = bound_port(server)
+        node.agent.name = settings.edge_name or f"edge-{host}-{bound}"
+        node.agent.url = f"http://{host}:{bound}"
+        await node.start()
         await task
     finally:
         await node.stop()

@@ -3,13 +3,58 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import signal
+from collections.abc import Generator
 from typing import Any
 
 import click
 import uvicorn
 
 
-def uvicorn_server(app: Any, host: str, port: int) -> uvicorn.Server:
+class EmbeddedServer(uvicorn.Server):
+    """A uvicorn server that leaves signals to the process (see `Shutdown`).
+
+    uvicorn's own handlers re-raise a captured SIGTERM once the server has stopped, which would
+    end the process with status -15 before our store is flushed; several servers per process
+    would also each save and restore each other's handlers.
+    """
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Generator[None, None, None]:
+        yield
+
+
+class Shutdown:
+    """SIGINT/SIGTERM → ask every registered server to finish in-flight requests and stop.
+
+    Installed first thing, before any server or store exists, so no signal can arrive while
+    the default (process-killing) handler is still in place; servers registered after a
+    signal are told to stop at once.
+    """
+
+    def __init__(self) -> None:
+        self.requested = asyncio.Event()
+        self._servers: list[uvicorn.Server] = []
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            with contextlib.suppress(NotImplementedError, RuntimeError):
+                loop.add_signal_handler(signum, self.request)
+
+    def request(self) -> None:
+        """Stop every server (as a signal does)."""
+        self.requested.set()
+        for server in self._servers:
+            server.should_exit = True
+
+    def register(self, server: uvicorn.Server) -> uvicorn.Server:
+        """Stop `server` with the others; at once when a stop was already requested."""
+        self._servers.append(server)
+        server.should_exit = self.requested.is_set()
+        return server
+
+
+def uvicorn_server(app: Any, host: str, port: int) -> EmbeddedServer:
     """A uvicorn server for `app` without its own logging or signal ownership."""
     config = uvicorn.Config(
         app,
@@ -23,7 +68,7 @@ def uvicorn_server(app: Any, host: str, port: int) -> uvicorn.Server:
         timeout_graceful_shutdown=10,
         timeout_keep_alive=30,
     )
-    return uvicorn.Server(config)
+    return EmbeddedServer(config)
 
 
 async def start_server(server: uvicorn.Server, label: str) -> asyncio.Task[None]:
@@ -31,7 +76,7 @@ async def start_server(server: uvicorn.Server, label: str) -> asyncio.Task[None]
     task = asyncio.create_task(server.serve())
     while not server.started and not task.done():
         await asyncio.sleep(0.01)
-    if task.done():
+    if task.done() and not server.started:
         task.result()
         raise click.ClickException(f"{label} failed to start")
     for srv in server.servers:
