@@ -8,6 +8,7 @@ where the real loop would tick, so nothing depends on wall time.
 from __future__ import annotations
 
 import itertools
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -126,11 +127,19 @@ class Plane:
         self.links.append(link)
         return link
 
-    def edge(self, name: str, cache: EdgeCache | None = None) -> tuple[EdgeAgent, FaultLink]:
-        """An edge agent (not registered yet) over a fresh link and cache."""
+    def edge(
+        self,
+        name: str,
+        cache: EdgeCache | None = None,
+        monotonic: Callable[[], float] | None = None,
+    ) -> tuple[EdgeAgent, FaultLink]:
+        """An edge agent (not registered yet) over a fresh link and cache; its lease clock is
+        the plane's unless `monotonic` gives it its own."""
         link = self.link()
         cache = cache or EdgeCache(1 << 24, 1 << 20, monotonic=self.clock)
-        agent = EdgeAgent(link, cache, Table(), name, f"http://{name}", monotonic=self.clock)
+        agent = EdgeAgent(
+            link, cache, Table(), name, f"http://{name}", monotonic=monotonic or self.clock
+        )
         return agent, link
 
     async def create_distribution(self, tag_header: str | None = "X-Cache-Tags") -> str:

@@ -237,3 +237,107 @@ async def test_heartbeats_fit_several_times_in_a_short_lease(tmp_path: Path) -> 
         await edge.stop()
         await coordinator.stop()
         await store.close()
+
+
+async def test_a_clock_that_stood_still_is_caught_by_the_lapse_answer(plane: Plane) -> None:
+    """An edge whose lease clock did not run while its host was suspended (CLOCK_MONOTONIC)
+    still believes in its lease; the heartbeat answer says it had lapsed, so it stops serving
+    from cache until caught up, and the copy purged meanwhile is gone."""
+    dist = await plane.create_distribution()
+    cache = new_cache(plane)
+    frozen = ManualClock(plane.clock())
+    edge, _ = plane.edge("edge", cache, monotonic=frozen)
+    await edge.join()
+    put(cache, dist, "/a", edge.position())
+    invalidation = await plane.invalidate(dist, "/a")
+    plane.clock.advance(30.0)  # suspended: the control plane's time runs, the edge's does not
+    assert await plane.coordinator.complete_ready() == [invalidation.id]
+    assert edge.may_serve_from_cache()  # what a stopped clock believes
+    assert await edge.renew()
+    assert not edge.may_serve_from_cache()
+    await edge.poll_once(0)
+    assert edge.may_serve_from_cache()
+    assert cache.lookup(dist, "/a", "", {}) is None
+
+
+async def test_a_changed_epoch_counts_as_a_lapse_when_the_lapse_answer_was_lost(
+    plane: Plane,
+) -> None:
+    """The answer that said "lapsed" is lost; the next one does not say it again, but its
+    epoch differs from the last one the edge saw, so the edge still catches up first."""
+    dist = await plane.create_distribution()
+    frozen = ManualClock(plane.clock())
+    edge, link = plane.edge("edge", monotonic=frozen)
+    await edge.join()
+    invalidation = await plane.invalidate(dist, "/a")
+    plane.clock.advance(1.25)
+    assert await plane.coordinator.complete_ready() == [invalidation.id]
+    link.parking = True
+    renewing = asyncio.create_task(edge.renew())
+    await settle(link, 1)
+    link.release(link.parked[0])  # delivered: the coordinator finds the lapse
+    await settle(link, 1)
+    link.fail(link.parked[0])  # its answer is lost
+    assert not await renewing
+    link.parking = False
+    assert edge.may_serve_from_cache()
+    assert await edge.renew()
+    assert not edge.may_serve_from_cache()
+    await edge.poll_once(0)
+    assert edge.may_serve_from_cache()
+
+
+async def test_after_a_control_plane_restart_edges_catch_up_before_serving(plane: Plane) -> None:
+    """A restarted control plane cannot vouch for what its predecessor completed: an edge
+    behind the head at its first heartbeat to the new process catches up before serving."""
+    dist = await plane.create_distribution()
+    edge, _ = plane.edge("edge")
+    await edge.join()
+    await plane.invalidate(dist, "/a")
+    await plane.restart()
+    assert edge.may_serve_from_cache()
+    assert await edge.renew()
+    assert not edge.may_serve_from_cache()
+    await edge.poll_once(0)
+    assert edge.may_serve_from_cache()
+
+
+async def test_concurrent_refused_heartbeats_register_one_new_session(plane: Plane) -> None:
+    """Two heartbeats both answered NoSuchEdge lead to one new session, not two (a second
+    one would hold invalidations for a lease it never renews)."""
+    edge, link = plane.edge("edge")
+    await edge.join()
+    forgotten = edge.edge_id
+    await plane.coordinator.deregister(forgotten)
+    link.parking = True
+    beats = [asyncio.create_task(edge.renew()) for _ in range(2)]
+    await settle(link, 2)
+    for call in list(link.parked):
+        link.release(call)
+    link.parking = False
+    for _ in range(10):
+        for call in list(link.parked):
+            link.release(call)
+        await asyncio.sleep(0)
+    results = await asyncio.gather(*beats)
+    assert sorted(results) == [False, True]
+    sessions = [lease.edge_id for lease, _, _ in plane.coordinator.edges()]
+    assert sessions == [edge.edge_id] and edge.edge_id != forgotten
+
+
+def test_leases_are_counted_on_a_clock_that_runs_through_suspend() -> None:
+    """On Linux the lease clock is CLOCK_BOOTTIME (it keeps counting while the host sleeps),
+    and it is what edges and the coordinator use unless a test injects its own."""
+    import inspect
+
+    from invalidator.domain import clock
+
+    if not hasattr(time, "CLOCK_BOOTTIME"):
+        assert clock.LEASE_CLOCK_NAME == "time.monotonic"
+        return
+    assert clock.LEASE_CLOCK_NAME == "CLOCK_BOOTTIME"
+    before = time.clock_gettime(time.CLOCK_BOOTTIME)
+    reading = clock.lease_clock()
+    assert before <= reading <= time.clock_gettime(time.CLOCK_BOOTTIME)
+    for made in (EdgeAgent.__init__, Coordinator.__init__):
+        assert inspect.signature(made).parameters["monotonic"].default is clock.lease_clock

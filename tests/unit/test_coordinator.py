@@ -4,6 +4,7 @@ its acknowledgement (real SqliteStore, edges through LocalLink, a manual clock).
 from __future__ import annotations
 
 import asyncio
+from datetime import timedelta
 
 from invalidator.domain.distribution_service import DEPLOYED, IN_PROGRESS
 from invalidator.domain.invalidations import InvalidationService
@@ -223,3 +224,188 @@ async def test_adopts_invalidations_another_process_committed(plane: Plane) -> N
     await edge.poll_once(0)
     assert await plane.coordinator.complete_ready() == [foreign.id]
     assert await plane.status(foreign) is COMPLETED
+
+
+async def test_edges_sharing_a_name_hold_their_own_leases(plane: Plane) -> None:
+    """Two processes registered under one name are two sessions: one's ack does not complete
+    an invalidation the other still owes."""
+    dist = await plane.create_distribution()
+    first, _ = plane.edge("twin")
+    second, _ = plane.edge("twin")
+    await first.join()
+    await second.join()
+    assert first.edge_id != second.edge_id
+    invalidation = await plane.invalidate(dist, "/a")
+    await first.poll_once(0)
+    assert await plane.coordinator.complete_ready() == []
+    assert await plane.status(invalidation) is IN_FLIGHT
+    await second.poll_once(0)
+    assert await plane.coordinator.complete_ready() == [invalidation.id]
+
+
+async def test_a_silent_twin_is_waited_for_until_its_own_lease_expires(plane: Plane) -> None:
+    """The heartbeats of one process do not keep the lease of another of the same name: the
+    silent one is waited for exactly one lease plus margin."""
+    dist = await plane.create_distribution()
+    talker, _ = plane.edge("twin")
+    silent, silent_link = plane.edge("twin")
+    await talker.join()
+    await silent.join()
+    silent_link.cut = True
+    invalidation = await plane.invalidate(dist, "/a")
+    await talker.poll_once(0)
+    plane.clock.advance(1.1)
+    assert await talker.renew()
+    assert await plane.coordinator.complete_ready() == []
+    plane.clock.advance(0.15)
+    assert await plane.coordinator.complete_ready() == [invalidation.id]
+    rows = {lease.edge_id: live for lease, live, _ in plane.coordinator.edges()}
+    assert rows == {talker.edge_id: True, silent.edge_id: False}
+
+
+async def test_clean_stop_of_one_twin_leaves_the_other_registered(plane: Plane) -> None:
+    """Deregistering one session removes only it: the other process of the same name is
+    still waited for, in memory and in the store (so also after a restart)."""
+    dist = await plane.create_distribution()
+    leaving, _ = plane.edge("twin")
+    staying, _ = plane.edge("twin")
+    await leaving.join()
+    await staying.join()
+    await leaving.stop()
+    assert [lease.edge_id for lease, _, _ in plane.coordinator.edges()] == [staying.edge_id]
+    assert [edge.id for edge in await plane.store.list_edges()] == [staying.edge_id]
+    invalidation = await plane.invalidate(dist, "/a")
+    assert await plane.coordinator.complete_ready() == []
+    await plane.restart()
+    assert await plane.coordinator.complete_ready() == []
+    await staying.poll_once(0)
+    assert await staying.renew()
+    assert await plane.coordinator.complete_ready() == [invalidation.id]
+
+
+async def test_heartbeat_answer_says_when_the_lease_had_lapsed(plane: Plane) -> None:
+    """A heartbeat arriving before expiry keeps the epoch and reads not lapsed; one arriving
+    after the coordinator gave up reads lapsed, with a new epoch from then on."""
+    edge, _ = plane.edge("edge")
+    await edge.join()
+    coordinator = plane.coordinator
+    granted = await coordinator.heartbeat(edge.edge_id, 0)
+    plane.clock.advance(1.15)
+    in_time = await coordinator.heartbeat(edge.edge_id, 0)
+    assert (in_time.lapsed, in_time.epoch) == (False, granted.epoch)
+    plane.clock.advance(1.2)
+    late = await coordinator.heartbeat(edge.edge_id, 0)
+    assert late.lapsed and late.epoch != granted.epoch
+    after = await coordinator.heartbeat(edge.edge_id, 0)
+    assert (after.lapsed, after.epoch) == (False, late.epoch)
+
+
+async def test_a_restarted_coordinator_reports_every_session_lapsed_once(plane: Plane) -> None:
+    """A new process cannot know what its predecessor completed without an edge: the first
+    heartbeat of every loaded session reads lapsed under a new epoch."""
+    edge, _ = plane.edge("edge")
+    await edge.join()
+    before = await plane.coordinator.heartbeat(edge.edge_id, 0)
+    await plane.restart()
+    first = await plane.coordinator.heartbeat(edge.edge_id, 0)
+    assert first.lapsed and first.epoch != before.epoch
+    again = await plane.coordinator.heartbeat(edge.edge_id, 0)
+    assert (again.lapsed, again.epoch) == (False, first.epoch)
+
+
+async def test_expired_sessions_are_forgotten_once_long_gone(plane: Plane) -> None:
+    """A crashed edge's session stays listed (expired) for `forget_after`, then it is deleted
+    from memory and the store; a live one is never forgotten."""
+    live, _ = plane.edge("live")
+    crashed, crashed_link = plane.edge("crashed")
+    await live.join()
+    await crashed.join()
+    crashed_link.cut = True
+    for _ in range(60):
+        plane.clock.advance(1.0)
+        assert await live.renew()
+        assert await plane.coordinator.housekeeping() == []
+    plane.clock.advance(1.3)
+    assert await live.renew()
+    assert await plane.coordinator.housekeeping() == [crashed.edge_id]
+    assert [lease.edge_id for lease, _, _ in plane.coordinator.edges()] == [live.edge_id]
+    assert [edge.id for edge in await plane.store.list_edges()] == [live.edge_id]
+    assert plane.coordinator.metrics.sessions_forgotten == 1
+
+
+async def test_a_forgotten_edge_that_returns_registers_anew_and_catches_up(plane: Plane) -> None:
+    """An edge cut off so long that its session was forgotten gets NoSuchEdge, registers a new
+    session and serves from cache only once caught up."""
+    dist = await plane.create_distribution()
+    edge, link = plane.edge("edge")
+    await edge.join()
+    old_session = edge.edge_id
+    link.cut = True
+    invalidation = await plane.invalidate(dist, "/a")
+    plane.clock.advance(62.0)
+    assert await plane.coordinator.complete_ready() == [invalidation.id]
+    assert await plane.coordinator.housekeeping() == [old_session]
+    link.cut = False
+    assert await edge.renew()
+    assert edge.edge_id != old_session
+    assert not edge.may_serve_from_cache()
+    await edge.poll_once(0)
+    assert edge.may_serve_from_cache()
+
+
+async def test_sessions_long_unseen_at_restart_are_forgotten_after_one_lease(
+    plane: Plane,
+) -> None:
+    """A stored session whose `seen_at` is older than `forget_after` is still assumed live for
+    one lease after a restart (the wall clock never shortens the wait), then forgotten at once;
+    a recently seen one is kept for `forget_after`."""
+    dist = await plane.create_distribution()
+    old, _ = plane.edge("old")
+    recent, _ = plane.edge("recent")
+    await old.join()
+    await recent.join()
+    await plane.store.touch_edges([old.edge_id], plane.clock.now() - timedelta(seconds=61))
+    invalidation = await plane.invalidate(dist, "/a")
+    await plane.restart()
+    assert await plane.coordinator.complete_ready() == []
+    assert await plane.coordinator.housekeeping() == []
+    plane.clock.advance(1.25)
+    assert await plane.coordinator.housekeeping() == [old.edge_id]
+    assert await plane.coordinator.complete_ready() == [invalidation.id]
+    assert [edge.id for edge in await plane.store.list_edges()] == [recent.edge_id]
+
+
+async def test_housekeeping_notes_when_sessions_were_heard_from(plane: Plane) -> None:
+    """A heartbeating session's stored `seen_at` is refreshed now and then (not per beat)."""
+    edge, _ = plane.edge("edge")
+    await edge.join()
+    registered = (await plane.store.list_edges())[0].seen_at
+    plane.clock.advance(0.5)
+    assert await edge.renew()
+    await plane.coordinator.housekeeping()
+    assert (await plane.store.list_edges())[0].seen_at == registered
+    for _ in range(16):
+        plane.clock.advance(1.0)
+        assert await edge.renew()
+    await plane.coordinator.housekeeping()
+    assert (await plane.store.list_edges())[0].seen_at == plane.clock.now()
+
+
+async def test_metrics_count_creations_completions_and_their_duration(plane: Plane) -> None:
+    """created/completed counters and the create→Completed histogram follow what happened."""
+    dist = await plane.create_distribution()
+    edge, _ = plane.edge("edge")
+    await edge.join()
+    first = await plane.invalidate(dist, "/a")
+    await plane.invalidate(dist, "/b")
+    metrics = plane.coordinator.metrics
+    assert (metrics.created, metrics.completed) == (2, 0)
+    plane.clock.advance(0.3)
+    await edge.poll_once(0)
+    assert len(await plane.coordinator.complete_ready()) == 2
+    assert (metrics.created, metrics.completed) == (2, 2)
+    histogram = metrics.completion_seconds
+    assert histogram.count == 2 and abs(histogram.total - 0.6) < 1e-9
+    assert dict(histogram.cumulative())["0.25"] == 0
+    assert dict(histogram.cumulative())["0.5"] == 2
+    assert first.id not in [inv.id for inv in await plane.store.in_progress_invalidations()]

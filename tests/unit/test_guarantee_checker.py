@@ -7,7 +7,10 @@ comes back. Viewer requests drive the cache as the proxy does: served from cache
 allows and the lookup hits, else fetched from a model origin, stamped with `agent.position()`
 when the fetch starts and stored after a random delay. Other steps: invalidations, origin
 changes, clock advances, link cuts and heals, lost calls, edge crashes and restarts, cache
-sweeps, control-plane restarts and completion checks.
+sweeps, control-plane restarts and completion checks. Edges' names repeat (a name is a label:
+each process holds its own session), each edge's lease clock runs at its own rate (within
+what the coordinator's margin covers), and edges are suspended for a while (no step of theirs
+runs, no answer reaches them) with their clock running on, as CLOCK_BOOTTIME does.
 
 The invariant, checked after every step (and on every response served from cache): for every
 invalidation that reads Completed, no edge serves from cache a copy whose fetch started before
@@ -26,7 +29,7 @@ from typing import Any
 
 import pytest
 
-from invalidator.domain.models import Invalidation, InvalidationStatus
+from invalidator.domain.models import EdgeRecord, Invalidation, InvalidationStatus
 from invalidator.edge.agent import EdgeAgent
 from invalidator.edge.cache import EdgeCache
 from invalidator.edge.freshness import Freshness
@@ -38,6 +41,11 @@ from tests.support.plane import ManualClock, Plane, Table
 RUNS = 500
 STEPS = 80
 EDGES = 3
+NAMES = ("edge-a", "edge-b")  # three edges, two names: duplicates in every run
+LEASE, MARGIN = 1.0, 0.2
+# An edge's lease (counted from sending) must end before the coordinator's (from receipt,
+# plus margin): safe for clock rates >= LEASE / (LEASE + MARGIN) = 0.83.
+RATES = (0.9, 0.95, 1.0, 1.0, 1.05, 1.5)
 PATHS = ("/a/1", "/a/2", "/b/1", "/b/2")
 TAGS = {"/a/1": ("red",), "/a/2": ("blue",), "/b/1": ("red", "blue"), "/b/2": ()}
 ITEMS = ("/a/1", "/a/2", "/b/1", "/b/2", "/a/*", "/b*", "/*", "#red", "#blue")
@@ -70,11 +78,38 @@ class Fetch:
     done: contextlib.ExitStack
 
 
+class EdgeClock:
+    """An edge host's lease clock: `rate` times the plane's; stands still while `stopped`."""
+
+    def __init__(self, base: ManualClock, rate: float) -> None:
+        self.base = base
+        self.rate = rate
+        self._anchor_base = self._anchor = base.t
+        self.stopped = False
+
+    def __call__(self) -> float:
+        if self.stopped:
+            return self._anchor
+        return self._anchor + (self.base.t - self._anchor_base) * self.rate
+
+    def stop(self) -> None:
+        """Stand still (CLOCK_MONOTONIC while the host is suspended)."""
+        self._anchor, self._anchor_base = self(), self.base.t
+        self.stopped = True
+
+    def resume(self) -> None:
+        """Run again from where it stood."""
+        self._anchor_base = self.base.t
+        self.stopped = False
+
+
 @dataclass
 class Edge:
     """One edge slot: an agent and cache while the process lives."""
 
     name: str
+    clock: EdgeClock
+    suspended_until: int = 0  # scheduler step; while above the current one, nothing runs
     agent: EdgeAgent | None = None
     cache: EdgeCache | None = None
     table: Table | None = None
@@ -98,11 +133,21 @@ AgentFactory = Callable[..., EdgeAgent]
 class World:
     """One run: the plane, the edges, the model origin and the history."""
 
-    def __init__(self, plane: Plane, rng: random.Random, agent_factory: AgentFactory) -> None:
+    def __init__(
+        self,
+        plane: Plane,
+        rng: random.Random,
+        agent_factory: AgentFactory,
+        rates: tuple[float, ...] = RATES,
+        suspend_stops_clock: bool = False,
+    ) -> None:
         self.plane = plane
         self.rng = rng
         self.agent_factory = agent_factory
-        self.edges = [Edge(f"edge-{i}") for i in range(EDGES)]
+        self.suspend_stops_clock = suspend_stops_clock
+        self.edges = [
+            Edge(rng.choice(NAMES), EdgeClock(plane.clock, rng.choice(rates))) for _ in range(EDGES)
+        ]
         self.versions = dict.fromkeys(PATHS, 1)
         self.fetches: dict[int, Fetch] = {}
         self.created: list[Created] = []
@@ -182,11 +227,23 @@ class World:
         edge.table = Table()
         edge.agent = self.agent_factory(
             edge.link, edge.cache, edge.table, edge.name, f"http://{edge.name}",
-            monotonic=self.plane.clock,
+            monotonic=edge.clock,
         )  # fmt: skip
         self.spawn(edge, "join", edge.agent.join())
 
+    def suspended(self, edge: Edge) -> bool:
+        return edge.suspended_until > self.step
+
+    def wake_up(self) -> None:
+        """Resume edges whose suspension is over."""
+        for edge in self.edges:
+            if edge.clock.stopped and not self.suspended(edge):
+                edge.clock.resume()
+
     async def crash(self, edge: Edge) -> None:
+        edge.suspended_until = 0
+        if edge.clock.stopped:
+            edge.clock.resume()
         for task in self._tasks_of(edge):
             task.cancel()
         await asyncio.gather(*self._tasks_of(edge), return_exceptions=True)
@@ -240,11 +297,14 @@ class World:
     async def try_step(self) -> str:
         rng = self.rng
         edge = rng.choice(self.edges)
-        parked = [(e, c) for e in self.edges if e.link for c in e.link.parked]
+        # A suspended edge's requests already on the wire may still arrive; no answer reaches it.
+        parked = [(e, c) for e in self.edges if e.link for c in e.link.parked
+                  if c.phase == "request" or not self.suspended(e)]  # fmt: skip
         choice = rng.choices(
             ["invalidate", "origin", "request", "fetched", "heartbeat", "poll", "deliver",
-             "lose", "complete", "advance", "cut", "heal", "crash", "start", "plane", "sweep"],
-            [3, 1, 10, 6, 4, 2, 10, 1, 3, 3, 1, 1, 0.5, 1.5, 0.3, 1],
+             "lose", "complete", "advance", "cut", "heal", "crash", "start", "plane", "sweep",
+             "suspend"],
+            [3, 1, 10, 6, 4, 2, 10, 1, 3, 3, 1, 1, 0.5, 1.5, 0.3, 1, 0.7],
         )[0]  # fmt: skip
         if choice == "invalidate":
             items = tuple(rng.sample(ITEMS, rng.choice((1, 1, 2))))
@@ -278,12 +338,19 @@ class World:
             return f"start {edge.name}"
         if edge.agent is None or edge.link is None:
             return ""
-        if choice == "start" and not self.serving(edge) and not self.busy(edge, "join"):
-            self.spawn(edge, "join", edge.agent.join())
-            return f"join again {edge.name}"
         if choice == "crash":
             await self.crash(edge)
             return f"crash {edge.name}"
+        if self.suspended(edge):
+            return ""
+        if choice == "suspend":
+            edge.suspended_until = self.step + rng.choice((2, 5, 12))
+            if self.suspend_stops_clock:
+                edge.clock.stop()
+            return f"suspend {edge.name} until step {edge.suspended_until}"
+        if choice == "start" and not self.serving(edge) and not self.busy(edge, "join"):
+            self.spawn(edge, "join", edge.agent.join())
+            return f"join again {edge.name}"
         if choice in ("cut", "heal"):
             edge.link.cut = choice == "cut"
             return f"{choice} {edge.name}"
@@ -310,13 +377,17 @@ class World:
         for edge in self.edges:
             await self.start_edge(edge)
         for self.step in range(1, steps + 1):
+            self.wake_up()
             what = await self.one_step()
             await self.settle()
             await self.check()
             gates = "".join(
-                "-" if e.agent is None else "S" if e.agent.may_serve_from_cache() else "x"
+                "-" if e.agent is None
+                else "z" if self.suspended(e)
+                else "S" if e.agent.may_serve_from_cache()
+                else "x"
                 for e in self.edges
-            )
+            )  # fmt: skip
             self.history.append(f"{self.step:3d} t={self.plane.clock():.1f} [{gates}] {what}")
 
     async def close(self) -> None:
@@ -326,15 +397,21 @@ class World:
 
 
 async def run_checker(
-    tmp_path: Path, runs: int, agent_factory: AgentFactory = EdgeAgent, first_seed: int = 0
+    tmp_path: Path,
+    runs: int,
+    agent_factory: AgentFactory = EdgeAgent,
+    first_seed: int = 0,
+    rates: tuple[float, ...] = RATES,
+    suspend_stops_clock: bool = False,
+    store_type: type[SqliteStore] = SqliteStore,
 ) -> int:
     """Run `runs` seeded interleavings; the number of completed invalidations checked."""
     completed = 0
     for seed in range(first_seed, first_seed + runs):
-        plane = Plane(SqliteStore(tmp_path / f"run-{seed}.sqlite"), ManualClock(),
-                      lease_seconds=1.0, margin_seconds=0.2)  # fmt: skip
+        plane = Plane(store_type(tmp_path / f"run-{seed}.sqlite"), ManualClock(),
+                      lease_seconds=LEASE, margin_seconds=MARGIN)  # fmt: skip
         await plane.coordinator.load()
-        world = World(plane, random.Random(seed), agent_factory)
+        world = World(plane, random.Random(seed), agent_factory, rates, suspend_stops_clock)
         try:
             await world.run(STEPS)
         except StaleServed as exc:
@@ -364,3 +441,34 @@ async def test_checker_catches_a_gate_that_skips_catching_up(tmp_path: Path) -> 
     """The checker is not vacuous: with the catch-up rule removed it finds a stale copy."""
     with pytest.raises(StaleServed):
         await run_checker(tmp_path, RUNS, LeaseOnlyAgent)
+
+
+async def test_checker_catches_a_clock_that_stops_while_suspended(tmp_path: Path) -> None:
+    """Why leases use CLOCK_BOOTTIME: an edge clock standing still through a suspension
+    (CLOCK_MONOTONIC) lets a resumed edge serve a purged copy before its next heartbeat."""
+    with pytest.raises(StaleServed):
+        await run_checker(tmp_path, RUNS, suspend_stops_clock=True)
+
+
+async def test_checker_catches_a_clock_slower_than_the_margin_covers(tmp_path: Path) -> None:
+    """The margin bounds the clock-rate difference it tolerates: an edge clock at half speed
+    outlives its lease on the control plane and serves a purged copy."""
+    with pytest.raises(StaleServed):
+        await run_checker(tmp_path, RUNS, rates=(0.5,))
+
+
+class NameKeyedStore(SqliteStore):
+    """The old registry: a registration under a known name gets that name's session back."""
+
+    async def register_edge(self, edge: EdgeRecord) -> EdgeRecord:
+        for known in await self.list_edges():
+            if known.name == edge.name:
+                return known
+        return await super().register_edge(edge)
+
+
+async def test_checker_catches_edges_sharing_a_session_by_name(tmp_path: Path) -> None:
+    """Duplicate names are not vacuous in the checker: when two processes of one name share
+    one session, one's acknowledgement completes what the other has not purged."""
+    with pytest.raises(StaleServed):
+        await run_checker(tmp_path, RUNS, store_type=NameKeyedStore)

@@ -124,19 +124,31 @@ class Event:
 
 @dataclass(frozen=True)
 class EdgeRecord:
-    """A registered edge (its lease lives in the coordinator, not here)."""
+    """One edge session: a running edge process from registration to its clean stop or the
+    expiry of its lease. `id` is the session's own; `name` is only a label (several processes
+    may carry the same one). `seen_at` is when the control plane last noted a heartbeat (coarse,
+    refreshed now and then; only used to forget sessions long gone). The lease itself lives in
+    the coordinator's memory."""
 
     id: str
     name: str
     url: str
     registered_at: datetime
+    seen_at: datetime | None = None  # None: registered_at
 
 
 @dataclass(frozen=True)
 class LeaseGrant:
-    """What a registering or heartbeating edge is told by the coordinator."""
+    """What a registering or heartbeating edge session is told by the coordinator.
+
+    `epoch` changes whenever the control plane may have stopped waiting for this session (a
+    heartbeat found its lease expired; a restarted control plane); `lapsed` says this very
+    answer found it so. An edge seeing either treats itself as having been without a lease.
+    """
 
     edge_id: str
     lease_seconds: float
     head: int
     cursor: int
+    epoch: str = ""
+    lapsed: bool = False

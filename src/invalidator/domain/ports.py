@@ -113,15 +113,23 @@ class Store(Protocol):
         ...
 
     async def register_edge(self, edge: EdgeRecord) -> EdgeRecord:
-        """Insert an edge or return the one registered under the same name."""
+        """Insert a new edge session (a name may be carried by several sessions)."""
         ...
 
     async def list_edges(self) -> list[EdgeRecord]:
-        """Every registered edge."""
+        """Every stored edge session."""
         ...
 
     async def delete_edge(self, edge_id: str) -> None:
-        """Forget an edge."""
+        """Forget an edge session."""
+        ...
+
+    async def delete_edges(self, edge_ids: Sequence[str]) -> None:
+        """Forget several edge sessions."""
+        ...
+
+    async def touch_edges(self, edge_ids: Sequence[str], at: datetime) -> None:
+        """Record that these sessions were heard from at `at` (their `seen_at`)."""
         ...
 
     # access keys

@@ -2,12 +2,17 @@
 holds the lease that allows serving from cache (the ServeGate of the proxy).
 
 Serving from cache requires both:
-- a live lease, counted from when the last successful heartbeat was SENT, so it always ends
-  before the coordinator (which counts from receipt, plus a margin) stops waiting for us; and
+- a live lease, counted on the lease clock (CLOCK_BOOTTIME: it runs on while the host is
+  suspended) from when the last successful heartbeat was SENT, so it always ends before the
+  coordinator (which counts from receipt, plus a margin) stops waiting for us; and
 - being caught up: after any moment without a lease, the cursor must reach the head the
   control plane reported when the lease was regained. Every invalidation that completed
   without our acknowledgement was committed before that head, so it is purged before we
   serve from cache again.
+A moment without a lease is known from our own clock, and also from the control plane's
+answer: it says when it found our lease lapsed, and its lease epoch changes whenever it may
+have stopped waiting for us (a lapse, a restart), so a clock that ran slow or stood still
+cannot hide a lapse beyond the next heartbeat.
 Purges are idempotent and ordered by log position, so redelivery is harmless.
 """
 
@@ -16,10 +21,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import time
 from collections.abc import Callable
 from typing import Protocol
 
+from invalidator.domain.clock import lease_clock
 from invalidator.domain.models import Event, EventKind, LeaseGrant
 from invalidator.domain.serving import ServingConfig
 from invalidator.edge.link import ControlPlaneLink, LinkError
@@ -68,7 +73,7 @@ class EdgeAgent:
         *,
         heartbeat_interval: float = 1.0,
         poll_wait: float = 20.0,
-        monotonic: Callable[[], float] = time.monotonic,
+        monotonic: Callable[[], float] = lease_clock,
     ) -> None:
         self._link = link
         self._cache = cache
@@ -78,7 +83,9 @@ class EdgeAgent:
         self._interval = heartbeat_interval
         self._poll_wait = poll_wait
         self._monotonic = monotonic
-        self.edge_id = ""
+        self.edge_id = ""  # this process's session id (a new one at every registration)
+        self._epoch = ""
+        self._rejoining = asyncio.Lock()
         self._cursor = 0
         self._required = 0
         self._lease_until = 0.0
@@ -120,6 +127,7 @@ class EdgeAgent:
         grant = await self._link.register(self.name, self.url, None)
         configs = await self._link.distributions()
         self.edge_id = grant.edge_id
+        self._epoch = grant.epoch
         self._cursor = self._required = grant.cursor
         self._table.set_distributions(configs)
         self._lease_seconds = grant.lease_seconds
@@ -180,9 +188,10 @@ class EdgeAgent:
         """Heartbeat now (also the acknowledgement of the applied cursor); True on success."""
         sent = self._monotonic()
         cursor = self._cursor
+        session = self.edge_id
         rejoined = False
         try:
-            grant = await self._link.heartbeat(self.edge_id, cursor)
+            grant = await self._link.heartbeat(session, cursor)
         except LinkError as exc:
             if exc.code != "NoSuchEdge":
                 log.warning(
@@ -190,9 +199,20 @@ class EdgeAgent:
                 )
                 return False
             # Forgotten by the control plane: nothing waited for us meanwhile.
-            grant = await self._reregister()
+            regranted = await self._reregister(session)
+            if regranted is None:  # a concurrent call already registered a new session
+                return False
+            grant = regranted
             rejoined = True
-        lapsed = rejoined or self._lease_until <= self._monotonic()
+        if grant.edge_id != self.edge_id:  # the answer of a session we have since replaced
+            return False
+        lapsed = (
+            rejoined
+            or grant.lapsed
+            or grant.epoch != self._epoch
+            or self._lease_until <= self._monotonic()
+        )
+        self._epoch = grant.epoch
         self._check_reset(grant.head, cursor)
         if lapsed:
             # We were without a lease: invalidations may have completed without us.
@@ -205,10 +225,15 @@ class EdgeAgent:
         self._lease_until = sent + grant.lease_seconds
         return True
 
-    async def _reregister(self) -> LeaseGrant:
-        grant = await self._link.register(self.name, self.url, self._cursor)
-        self.edge_id = grant.edge_id
-        return grant
+    async def _reregister(self, forgotten: str) -> LeaseGrant | None:
+        """A new session after `forgotten` was refused; None when another call already
+        replaced it (one process never holds two sessions it knows of)."""
+        async with self._rejoining:
+            if self.edge_id != forgotten:
+                return None
+            grant = await self._link.register(self.name, self.url, self._cursor)
+            self.edge_id = grant.edge_id
+            return grant
 
     def _check_reset(self, head: int, sent_cursor: int) -> None:
         # `head` was read after the control plane saw `sent_cursor`; comparing with the cursor

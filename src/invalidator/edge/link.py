@@ -66,6 +66,8 @@ def _grant(data: dict[str, Any]) -> LeaseGrant:
         lease_seconds=float(data["lease_seconds"]),
         head=int(data["head"]),
         cursor=int(data["cursor"]),
+        epoch=str(data.get("epoch", "")),  # absent from an older control plane
+        lapsed=bool(data.get("lapsed", False)),
     )
 
 

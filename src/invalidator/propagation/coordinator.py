@@ -1,11 +1,15 @@
 """The coordinator: hands the event log to edges, tracks their leases, completes invalidations.
 
-An invalidation (at log position p) is Completed when every edge holding a lease has
-acknowledged a cursor >= p; an edge whose lease expired is not waited for, because an edge
+An invalidation (at log position p) is Completed when every edge session holding a lease has
+acknowledged a cursor >= p; a session whose lease expired is not waited for, because an edge
 without a lease serves nothing from cache until it has caught up (see edge/agent.py). With no
-live edge an invalidation completes at once. After a restart every registered edge is assumed
-live for one lease period, so nothing completes behind the back of an edge that was
-serving when the previous process died.
+live session an invalidation completes at once. Each registration is a session of its own
+(one running edge process); names are labels. After a restart every stored session is assumed
+live for one lease period, so nothing completes behind the back of an edge that was serving
+when the previous process died; sessions whose lease is long over are forgotten.
+
+Only the process that `start()`s a coordinator completes anything: the in-process API of the
+CLI builds one but never starts it, so its `published()` only records and never completes.
 """
 
 from __future__ import annotations
@@ -15,8 +19,9 @@ import contextlib
 import logging
 import time
 from collections.abc import Callable
+from datetime import timedelta
 
-from invalidator.domain.clock import Clock
+from invalidator.domain.clock import Clock, lease_clock
 from invalidator.domain.errors import NoSuchEdge
 from invalidator.domain.ids import IdSource
 from invalidator.domain.models import (
@@ -28,9 +33,11 @@ from invalidator.domain.models import (
 )
 from invalidator.domain.ports import Store
 from invalidator.propagation.leases import EdgeLease, LeaseTable
+from invalidator.propagation.metrics import PropagationMetrics
 
 log = logging.getLogger("invalidator.propagation")
 _TICK = 0.05
+_HOUSEKEEPING = 1.0  # seconds between forgetting long-gone sessions and noting `seen_at`
 
 
 class Coordinator:
@@ -43,13 +50,21 @@ class Coordinator:
         ids: IdSource,
         lease_seconds: float = 5.0,
         margin_seconds: float = 0.5,
-        monotonic: Callable[[], float] = time.monotonic,
+        monotonic: Callable[[], float] = lease_clock,
+        forget_after: float | None = None,
     ) -> None:
         self._store = store
         self._clock = clock
         self._ids = ids
         self._monotonic = monotonic
         self._leases = LeaseTable(lease_seconds, margin_seconds)
+        # An expired session is kept (shown as expired, and recognised if it comes back) this
+        # long, then forgotten: a crashed edge's session does not stay in the store forever.
+        self._forget_after = (
+            forget_after if forget_after is not None else max(60.0, 12 * lease_seconds)
+        )
+        self._incarnation = ids.new_id("C")  # part of every lease epoch this process hands out
+        self.metrics = PropagationMetrics()
         self._pending: dict[str, Invalidation] = {}
         self._waiters: dict[str, list[asyncio.Future[None]]] = {}
         self._config_pos: dict[str, int] = {}
@@ -73,14 +88,21 @@ class Coordinator:
         self._wake.set()
 
     async def load(self) -> None:
-        """Load edges (each assumed live for one lease), positions and unfinished work."""
+        """Load edge sessions (each assumed live for one lease), positions, unfinished work.
+
+        A session not heard from for longer than `forget_after` (by its stored `seen_at`) is
+        still assumed live for that one lease, and forgotten as soon as it ends unrenewed: the
+        wall clock may only shorten how long a dead session is remembered, never the wait.
+        """
         self._head = self._synced = await self._store.head_position()
         self._config_pos = await self._store.config_positions()
         now = self._monotonic()
+        long_ago = self._clock.now() - timedelta(seconds=self._forget_after)
         for edge in await self._store.list_edges():
             self._leases.edges[edge.id] = EdgeLease(
                 edge.id, edge.name, edge.url, cursor=0,
                 expires_at=now + self._leases.lease_seconds + self._leases.margin_seconds,
+                stale=(edge.seen_at or edge.registered_at) < long_ago, touched_at=now,
             )  # fmt: skip
         for invalidation in await self._store.in_progress_invalidations():
             self._pending[invalidation.id] = invalidation
@@ -97,6 +119,8 @@ class Coordinator:
 
     async def published(self, invalidation: Invalidation) -> None:
         """A committed invalidation: announce it to edges, wait for their acks."""
+        if invalidation.id not in self._pending:
+            self.metrics.created += 1
         self._pending[invalidation.id] = invalidation
         await self._advance_head(invalidation.pos)
         self._wake.set()
@@ -130,31 +154,76 @@ class Coordinator:
     # -- the edges' side ------------------------------------------------------------------
 
     async def register(self, name: str, url: str, cursor: int | None) -> LeaseGrant:
-        """An edge (re)starts. `cursor` None: its cache is empty, so it starts at the head."""
+        """An edge process starts, or comes back after being forgotten: a new session with its
+        own lease. `cursor` None: its cache is empty, so it starts at the head."""
+        now_wall = self._clock.now()
         record = await self._store.register_edge(
-            EdgeRecord(self._ids.new_id("N"), name, url, self._clock.now())
+            EdgeRecord(self._ids.new_id("S"), name, url, now_wall, now_wall)
         )
         head = self._head
         start = head if cursor is None else cursor
-        self._leases.edges[record.id] = EdgeLease(record.id, name, url, start, 0.0)
-        self._leases.renew(record.id, start, self._monotonic())
+        now = self._monotonic()
+        lease = EdgeLease(record.id, name, url, start, 0.0, touched_at=now)
+        self._leases.edges[record.id] = lease
+        self._leases.renew(record.id, start, now)
         log.info("edge registered", extra={"edge_id": record.id, "edge": name, "cursor": start})
         self._wake.set()
-        return LeaseGrant(record.id, self._leases.lease_seconds, head, start)
+        return LeaseGrant(
+            record.id, self._leases.lease_seconds, head, start, self._epoch(lease), False
+        )
 
     async def heartbeat(self, edge_id: str, cursor: int) -> LeaseGrant:
-        """Renew a lease and record progress (acks ride on heartbeats)."""
-        if edge_id not in self._leases.edges:
+        """Renew a session's lease and record its progress (acks ride on heartbeats); the
+        answer says whether the lease had lapsed here (and carries the lease epoch)."""
+        lease = self._leases.edges.get(edge_id)
+        if lease is None:
             raise NoSuchEdge()
-        self._leases.renew(edge_id, cursor, self._monotonic())
+        lapsed = self._leases.renew(edge_id, cursor, self._monotonic())
+        if lapsed:
+            log.info("edge lease had lapsed", extra={"edge_id": edge_id, "edge": lease.name})
         self._wake.set()
-        return LeaseGrant(edge_id, self._leases.lease_seconds, self._head, cursor)
+        return LeaseGrant(
+            edge_id, self._leases.lease_seconds, self._head, cursor, self._epoch(lease), lapsed
+        )
+
+    def _epoch(self, lease: EdgeLease) -> str:
+        # Changes whenever this side may have stopped waiting for the session: at each lapse
+        # found, and with every new process (which cannot know what its predecessor did).
+        return f"{self._incarnation}.{lease.lapses}"
 
     async def deregister(self, edge_id: str) -> None:
-        """An edge stopped cleanly: its cache is gone, nothing waits for it."""
+        """A session stopped cleanly: its cache is gone, nothing waits for it. Other sessions
+        (also of the same name) are not touched."""
         self._leases.edges.pop(edge_id, None)
         await self._store.delete_edge(edge_id)
         self._wake.set()
+
+    async def housekeeping(self) -> list[str]:
+        """Forget sessions whose lease ended `forget_after` ago (stale loaded ones: once their
+        assumed lease ended), and note `seen_at` for sessions heard from; the forgotten ids.
+
+        A forgotten session that heartbeats again is told NoSuchEdge and registers anew,
+        catching up before it serves from cache (nothing waited for it meanwhile).
+        """
+        now = self._monotonic()
+        gone = [lease.edge_id for lease in self._leases.forgettable(now, self._forget_after)]
+        for edge_id in gone:
+            self._leases.edges.pop(edge_id, None)
+        if gone:
+            log.info("edge sessions forgotten", extra={"edge_ids": gone})
+            self.metrics.sessions_forgotten += len(gone)
+            await self._store.delete_edges(gone)
+        every = self._forget_after / 4
+        due = [
+            lease
+            for lease in self._leases.live(now)
+            if lease.confirmed and now - lease.touched_at >= every
+        ]
+        if due:
+            for lease in due:
+                lease.touched_at = now
+            await self._store.touch_edges([lease.edge_id for lease in due], self._clock.now())
+        return gone
 
     async def events(self, after: int, wait: float, limit: int = 1000) -> tuple[list[Event], int]:
         """Events after `after` (long-poll up to `wait` seconds when there are none)."""
@@ -171,12 +240,18 @@ class Coordinator:
         return found, self._head
 
     def edges(self) -> list[tuple[EdgeLease, bool, float]]:
-        """Each known edge with whether its lease is live and seconds left."""
+        """Each known session (by name, then id) with whether its lease is live and seconds
+        left."""
         now = self._monotonic()
         return [
             (lease, lease.expires_at > now, max(0.0, lease.expires_at - now))
-            for lease in sorted(self._leases.edges.values(), key=lambda e: e.name)
+            for lease in sorted(self._leases.edges.values(), key=lambda e: (e.name, e.edge_id))
         ]
+
+    @property
+    def pending_count(self) -> int:
+        """Invalidations this process still propagates."""
+        return len(self._pending)
 
     @property
     def head(self) -> int:
@@ -192,7 +267,7 @@ class Coordinator:
                 self._new_events.notify_all()
 
     async def _run(self) -> None:
-        synced_at = 0.0
+        synced_at = kept_at = 0.0
         while True:
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(_TICK):  # unlike wait_for, never eats a cancel
@@ -206,6 +281,9 @@ class Coordinator:
                     synced_at = now
                     await self.sync_with_store()
                 await self.complete_ready()
+                if now - kept_at >= _HOUSEKEEPING:
+                    kept_at = now
+                    await self.housekeeping()
             except Exception:
                 log.exception("completing invalidations failed; will retry")
                 await asyncio.sleep(0.5)
@@ -225,7 +303,9 @@ class Coordinator:
         after = self._synced
         self._config_pos.update(await self._store.config_positions(after))
         for invalidation in await self._store.in_progress_invalidations(after):
-            self._pending.setdefault(invalidation.id, invalidation)
+            if invalidation.id not in self._pending:
+                self._pending[invalidation.id] = invalidation
+                self.metrics.created += 1
         self._synced = head
         await self._advance_head(head)
 
@@ -237,10 +317,15 @@ class Coordinator:
         ready = [inv for inv in self._pending.values() if mark is None or inv.pos <= mark]
         if not ready:
             return []
-        await self._store.complete_invalidations([inv.id for inv in ready], self._clock.now())
+        at = self._clock.now()
+        await self._store.complete_invalidations([inv.id for inv in ready], at)
         logged = log.isEnabledFor(logging.INFO)
         for inv in ready:
             self._pending.pop(inv.id, None)
+            self.metrics.completed += 1
+            self.metrics.completion_seconds.observe(
+                max(0.0, (at - inv.create_time).total_seconds())
+            )
             for future in self._waiters.pop(inv.id, []):
                 if not future.done():
                     future.set_result(None)

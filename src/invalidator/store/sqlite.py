@@ -520,35 +520,52 @@ class SqliteStore:
         return {row[0]: int(row[1]) for row in rows}
 
     async def register_edge(self, edge: EdgeRecord) -> EdgeRecord:
-        """Insert an edge, or return the one already registered under that name (new url)."""
+        """Insert a new edge session (names may repeat: each registration is its own)."""
+        seen = edge.seen_at or edge.registered_at
 
         def job(conn: sqlite3.Connection) -> EdgeRecord:
-            row = conn.execute(
-                "SELECT id, registered_at FROM edges WHERE name = ?", (edge.name,)
-            ).fetchone()
-            if row is None:
-                conn.execute(
-                    "INSERT INTO edges (id, name, url, registered_at) VALUES (?, ?, ?, ?)",
-                    (edge.id, edge.name, edge.url, time_text(edge.registered_at)),
-                )
-                return edge
-            conn.execute("UPDATE edges SET url = ? WHERE id = ?", (edge.url, row[0]))
-            return EdgeRecord(row[0], edge.name, edge.url, datetime.fromisoformat(row[1]))
+            conn.execute(
+                "INSERT INTO edge_sessions (id, name, url, registered_at, seen_at) "
+                "VALUES (?, ?, ?, ?, ?)",
+                (edge.id, edge.name, edge.url, time_text(edge.registered_at), time_text(seen)),
+            )
+            return edge
 
         return await self._write(job)
 
     async def list_edges(self) -> list[EdgeRecord]:
-        """Every registered edge."""
-        rows = self._query("SELECT id, name, url, registered_at FROM edges ORDER BY name")
-        return [EdgeRecord(r[0], r[1], r[2], datetime.fromisoformat(r[3])) for r in rows]
+        """Every stored edge session."""
+        rows = self._query(
+            "SELECT id, name, url, registered_at, seen_at FROM edge_sessions ORDER BY name, id"
+        )
+        return [
+            EdgeRecord(r[0], r[1], r[2], datetime.fromisoformat(r[3]), datetime.fromisoformat(r[4]))
+            for r in rows
+        ]
 
     async def delete_edge(self, edge_id: str) -> None:
-        """Forget an edge (it stopped cleanly)."""
+        """Forget an edge session (it stopped cleanly, or its lease is long gone)."""
+        await self.delete_edges([edge_id])
+
+    async def delete_edges(self, edge_ids: Sequence[str]) -> None:
+        """Forget several edge sessions at once."""
+        ids = [(i,) for i in edge_ids]
 
         def job(conn: sqlite3.Connection) -> None:
-            conn.execute("DELETE FROM edges WHERE id = ?", (edge_id,))
+            conn.executemany("DELETE FROM edge_sessions WHERE id = ?", ids)
 
-        await self._write(job)
+        if ids:
+            await self._write(job)
+
+    async def touch_edges(self, edge_ids: Sequence[str], at: datetime) -> None:
+        """Note that these sessions were heard from at `at`."""
+        rows = [(time_text(at), i) for i in edge_ids]
+
+        def job(conn: sqlite3.Connection) -> None:
+            conn.executemany("UPDATE edge_sessions SET seen_at = ? WHERE id = ?", rows)
+
+        if rows:
+            await self._write(job)
 
     # -- access keys ---------------------------------------------------------------------
 
