@@ -9,6 +9,7 @@ from invalidator.api.authn import Authenticator
 from invalidator.api.distribution_ops import DistributionOperations
 from invalidator.api.edge_ops import EdgeOperations
 from invalidator.api.invalidation_ops import InvalidationOperations
+from invalidator.api.metrics_ops import MetricsOperations
 from invalidator.api.routing import Router
 from invalidator.api.throttle import RateLimiter
 from invalidator.api.wire.distribution_xml import DistributionWire
@@ -108,6 +109,7 @@ def build_control_plane(
         InvalidationOperations(service).routes()
         + DistributionOperations(distributions, wire, settings.account_id).routes()
         + EdgeOperations(propagation, store).routes()
+        + MetricsOperations(propagation).routes()
     )
     limiter = (
         RateLimiter(settings.rate_limit, settings.rate_burst) if settings.rate_limit > 0 else None

@@ -10,6 +10,7 @@ import logging
 import time
 import uuid
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from invalidator.api.authn import Authenticator, authorize
 from invalidator.api.http import (
@@ -27,8 +28,12 @@ from invalidator.api.routing import Call, Router
 from invalidator.api.throttle import RateLimiter
 from invalidator.api.wire.error_xml import error_document
 from invalidator.domain.errors import InternalError, ServiceError
+from invalidator.domain.models import AccessKey
 
 log = logging.getLogger("invalidator.api")
+
+# The caller of a public route (no credentials): allowed on no distribution, never an edge.
+ANONYMOUS = AccessKey("-", "", frozenset(), datetime.fromtimestamp(0, UTC))
 
 
 @dataclass(frozen=True)
@@ -85,9 +90,12 @@ class ControlPlaneApp:
                 body=body,
                 request_id=request_id,
             )
-            key = await self._auth.authenticate(request, matched.version)
+            if matched.route.public:
+                key = ANONYMOUS
+            else:
+                key = await self._auth.authenticate(request, matched.version)
             key_id = key.access_key_id
-            if self._limiter is not None:
+            if self._limiter is not None and matched.route.throttled:
                 self._limiter.check(key.access_key_id)
             dist_param = matched.route.distribution_param
             if dist_param is not None:

@@ -1,13 +1,15 @@
 """The edges' endpoints on the control plane (`/_invalidator/edge/...`, JSON, SigV4-signed).
 
 Standalone edges register, long-poll the event log, heartbeat (acks ride on heartbeats) and
-read serving configs here. Only keys allowed on every distribution may act as edges.
+read serving configs here. Only keys allowed on every distribution may act as edges or list
+them. These routes are exempt from the per-key rate limit: a throttled heartbeat would lapse
+a lease and send the whole fleet's traffic to the origins.
 """
 
 from __future__ import annotations
 
 from invalidator.api.http import Request, Response
-from invalidator.api.routing import Call, Route, route
+from invalidator.api.routing import Call, Handler, Route, route
 from invalidator.api.wire.edge_json import (
     MalformedJSON,
     dump,
@@ -36,6 +38,8 @@ def _grant(grant: LeaseGrant) -> Response:
             "lease_seconds": grant.lease_seconds,
             "head": grant.head,
             "cursor": grant.cursor,
+            "epoch": grant.epoch,
+            "lapsed": grant.lapsed,
         }
     )
 
@@ -58,25 +62,28 @@ class EdgeOperations:
 
     def routes(self) -> list[Route]:
         """This family's routes (unversioned)."""
+
+        def edge(method: str, path: str, operation: str, handler: Handler) -> Route:
+            return route(
+                method, PREFIX + path, operation, handler, versioned=False, throttled=False
+            )
+
         return [
-            route("POST", PREFIX + "/register", "EdgeRegister", self.register, versioned=False),
-            route("POST", PREFIX + "/heartbeat", "EdgeHeartbeat", self.heartbeat, versioned=False),
-            route("POST", PREFIX + "/deregister", "EdgeDeregister", self.deregister,
-                  versioned=False),
-            route("GET", PREFIX + "/events", "EdgeEvents", self.events, versioned=False),
-            route("GET", PREFIX + "/distributions", "EdgeDistributions", self.distributions,
-                  versioned=False),
-            route("GET", PREFIX + "/distributions/{dist}", "EdgeDistribution",
-                  self.distribution, versioned=False),
+            edge("POST", "/register", "EdgeRegister", self.register),
+            edge("POST", "/heartbeat", "EdgeHeartbeat", self.heartbeat),
+            edge("POST", "/deregister", "EdgeDeregister", self.deregister),
+            edge("GET", "/events", "EdgeEvents", self.events),
+            edge("GET", "/distributions", "EdgeDistributions", self.distributions),
+            edge("GET", "/distributions/{dist}", "EdgeDistribution", self.distribution),
             route("GET", PREFIX + "s", "ListEdges", self.list_edges, versioned=False),
         ]  # fmt: skip
 
     @staticmethod
-    def _require_fleet_key(call: Call) -> None:
+    def _require_fleet_key(call: Call, action: str = "act as an edge") -> None:
         if call.key.distributions is not None:
             raise AccessDenied(
-                f"User: {call.key.access_key_id} is not authorized to act as an edge: "
-                "edges need a key allowed on every distribution."
+                f"User: {call.key.access_key_id} is not authorized to {action}: "
+                "that needs a key allowed on every distribution."
             )
 
     async def register(self, call: Call) -> Response:
@@ -133,7 +140,9 @@ class EdgeOperations:
         return _json(serving_to_json(serving_config_of(found)))
 
     async def list_edges(self, call: Call) -> Response:
-        """Each edge with its lease and progress (for `invalidator edges list`)."""
+        """Each edge session with its lease and progress (for `invalidator edges list`); the
+        fleet's names and addresses are for keys allowed on every distribution only."""
+        self._require_fleet_key(call, "list the edge fleet")
         head = self._coordinator.head
         rows = [
             {

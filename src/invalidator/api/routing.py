@@ -40,6 +40,8 @@ class Route:
     distribution_param: str | None = None
     versions: frozenset[str] = API_VERSIONS
     versioned: bool = True  # False: an internal route matched on the whole path
+    throttled: bool = True  # False: exempt from the per-key rate limit (the edge protocol)
+    public: bool = False  # True: answered without authentication (the metrics endpoint)
 
 
 @dataclass(frozen=True)
@@ -60,6 +62,8 @@ def route(
     distribution_param: str | None = None,
     versions: frozenset[str] = API_VERSIONS,
     versioned: bool = True,
+    throttled: bool = True,
+    public: bool = False,
 ) -> Route:
     """A route whose `pattern` is the path after `/{version}` (or the whole path when not
     `versioned`), with `{name}` segments."""
@@ -72,6 +76,8 @@ def route(
         distribution_param,
         versions,
         versioned,
+        throttled,
+        public,
     )
 
 
