@@ -5,10 +5,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import sys
+from pathlib import Path
 from typing import Any
 
 import click
 
+from invalidator.cli.data_lock import data_dir_lock
 from invalidator.cli.options import SERVE_SETTINGS, settings_from, settings_options
 from invalidator.cli.servers import Shutdown, bound_port, start_server, uvicorn_server
 from invalidator.domain.clock import SystemClock
@@ -25,8 +27,16 @@ _SWITCH_INTERVAL = 0.0005
 
 
 async def serve_forever(settings: Settings) -> None:
-    """Run until SIGINT/SIGTERM: stop accepting, finish in-flight requests, flush the store."""
+    """Run until SIGINT/SIGTERM: stop accepting, finish in-flight requests, flush the store.
+
+    The data directory's lock is held from before the store opens until after it closed.
+    """
     shutdown = Shutdown()
+    with data_dir_lock(Path(settings.data_dir)):
+        await _serve_locked(settings, shutdown)
+
+
+async def _serve_locked(settings: Settings, shutdown: Shutdown) -> None:
     sys.setswitchinterval(_SWITCH_INTERVAL)
     configure_logging(settings.log_level)
     plane = build_control_plane(settings)

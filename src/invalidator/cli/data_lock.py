@@ -1,0 +1,50 @@
+"""One `invalidator serve` per data directory: an exclusive lock held for the process lifetime.
+
+Two control planes on one store would each complete invalidations by their own view of the
+leases: the second one, which no edge heartbeats to, would find every lease expired and
+report Completed without any edge acknowledging. `serve` takes `flock(LOCK_EX)` on
+`<data_dir>/serve.lock` before opening the store; a second one fails at once. The lock is the
+kernel's: it goes when the process does, also when it is killed, so a stale file never blocks
+a restart. The in-process CLI commands take no lock: they never complete invalidations.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import click
+
+LOCK_NAME = "serve.lock"
+
+
+class DataDirLocked(click.ClickException):
+    """Another serve holds the data directory (exit status 1, no traceback)."""
+
+
+@contextlib.contextmanager
+def data_dir_lock(data_dir: Path) -> Iterator[Path]:
+    """Hold the data directory's serve lock for the duration; DataDirLocked if taken."""
+    path = data_dir / LOCK_NAME
+    try:
+        data_dir.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as exc:
+        raise click.ClickException(f"cannot open {path}: {exc.strerror or exc}") from None
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 64, 0).decode("ascii", "replace").strip() or "unknown"
+            raise DataDirLocked(
+                f"another `invalidator serve` (pid {holder}) is using the data directory "
+                f"{data_dir}; stop it first, or give this one its own --data-dir"
+            ) from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        yield path
+    finally:
+        os.close(fd)  # releases the lock
