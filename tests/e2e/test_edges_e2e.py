@@ -318,3 +318,50 @@ def edges_list(endpoint: str) -> str:
         env=server_env(), capture_output=True, text=True, timeout=30, check=True,
     )  # fmt: skip
     return done.stdout
+
+
+def test_edges_sharing_a_name_each_hold_their_own_lease(
+    start_server: Callable[..., ServerProcess], origin: Origin
+) -> None:
+    """Two edge processes started with one --edge-name are two sessions: while one is frozen
+    (SIGSTOP) an invalidation waits for its lease although the other acknowledged at once;
+    the thawed one serves nothing stale; after a clean stop of one, the other still counts."""
+    origin.set("/twin", b"v1", headers=CACHEABLE)
+    server = start_server(args=LEASE)
+    named = [*EDGE, "--edge-name", "twin"]
+    edges = [EdgeProcess(server.url, extra_args=named).spawn() for _ in range(2)]
+    try:
+        running = fleet_of(server, edges, origin)
+        awake, frozen = edges
+        listing = edges_list(server.url)
+        twins = [line for line in listing.splitlines() if line.startswith("twin ")]
+        assert len(twins) == 2 and len({line.split()[5] for line in twins}) == 2, listing
+        running.cache_everywhere("/twin", b"v1")
+        origin.set("/twin", b"v2", headers=CACHEABLE)
+
+        frozen.freeze()
+        frozen_at = time.monotonic()
+        invalidation = running.invalidate("/twin")
+        wait_until(lambda: running.body(awake.url, "/twin")[0] == b"v2", what="awake purged")
+        assert running.status(invalidation) == "InProgress"  # the frozen twin still owes it
+        running.wait_completed(invalidation, timeout=10)
+        assert time.monotonic() - frozen_at >= 1.0  # waited for the frozen twin's own lease
+        frozen.thaw()
+        for _ in range(5):
+            assert running.body(frozen.url, "/twin")[0] == b"v2"
+
+        assert awake.terminate() == 0  # a clean stop deregisters its own session only
+        origin.set("/twin", b"v3", headers=CACHEABLE)
+        running.wait_hit(frozen.url, "/twin", b"v2")
+        frozen.freeze()
+        frozen_at = time.monotonic()
+        second = running.invalidate("/twin")
+        time.sleep(0.5)
+        assert running.status(second) == "InProgress"  # the remaining twin still counts
+        running.wait_completed(second, timeout=10)
+        assert time.monotonic() - frozen_at >= 1.0
+        frozen.thaw()
+        assert running.body(frozen.url, "/twin")[0] == b"v3"
+    finally:
+        for edge in edges:
+            edge.kill()

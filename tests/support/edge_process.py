@@ -54,6 +54,16 @@ class EdgeProcess:
         """SIGKILL: no deregistration, the lease just runs out."""
         kill(self.proc)
 
+    def freeze(self) -> None:
+        """SIGSTOP: the process stands still (as a suspended host would), its sockets open."""
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGSTOP)
+
+    def thaw(self) -> None:
+        """SIGCONT: it runs on from where it stood."""
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGCONT)
+
     def terminate(self) -> int:
         """SIGTERM (a clean stop deregisters); returns the exit code."""
         assert self.proc is not None

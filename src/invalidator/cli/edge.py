@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from typing import Any
 
 import click
@@ -22,12 +23,22 @@ from invalidator.logs import configure_logging
 from invalidator.runtime import build_edge
 from invalidator.settings import Settings
 
+_WILDCARD = frozenset({"0.0.0.0", "::", ""})  # noqa: S104 (compared, not bound)
+
 
 def _split_listen(listen: str) -> tuple[str, int]:
     host, sep, port = listen.rpartition(":")
     if not sep or not port.isdigit():
         raise click.UsageError(f"--listen must be HOST:PORT, not {listen!r}")
     return host.strip("[]") or "127.0.0.1", int(port)
+
+
+def default_edge_name(host: str, port: int) -> str:
+    """`edge-HOST-PORT`, with this machine's host name for a wildcard address (only a label:
+    each edge process has its own session whatever its name)."""
+    if host in _WILDCARD:
+        host = socket.gethostname() or host
+    return f"edge-{host}-{port}"
 
 
 async def run_edge(settings: Settings) -> None:
@@ -48,7 +59,7 @@ async def run_edge(settings: Settings) -> None:
     try:
         task = await start_server(server, "invalidator edge")
         bound = bound_port(server)
-        node.agent.name = settings.edge_name or f"edge-{host}-{bound}"
+        node.agent.name = settings.edge_name or default_edge_name(host, bound)
         node.agent.url = f"http://{host}:{bound}"
         await node.start()
         await task
@@ -72,16 +83,18 @@ def edges() -> None:
 @settings_options(*CLIENT_SETTINGS)
 @run_async
 async def list_edges(**flags: Any) -> None:
-    """Each edge with its lease and progress through the event log."""
+    """Each edge session with its lease and progress through the event log."""
     async with remote_client(settings_from(flags)) as client:
         try:
             data = await client.request_json("GET", "/_invalidator/edges")
         except ApiError as exc:
             raise click.ClickException(str(exc)) from exc
     click.echo(f"event log head: {data['head']}")
-    click.echo(f"{'NAME':28} {'LEASE':8} {'LEFT':>6} {'CURSOR':>8} {'BEHIND':>7} URL")
+    click.echo(
+        f"{'NAME':28} {'LEASE':8} {'LEFT':>6} {'CURSOR':>8} {'BEHIND':>7} {'SESSION':14} URL"
+    )
     for row in data["edges"]:
         click.echo(
             f"{row['name']:28} {row['lease']:8} {row['lease_seconds_left']:6.1f} "
-            f"{row['cursor']:8d} {row['behind']:7d} {row['url']}"
+            f"{row['cursor']:8d} {row['behind']:7d} {row['edge_id']:14} {row['url']}"
         )

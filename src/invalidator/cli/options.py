@@ -40,7 +40,7 @@ _HELP = {
     "edge_host": "Address of the built-in edge (default: the API's host).",
     "control_plane": "Control plane URL a standalone edge connects to.",
     "listen": "HOST:PORT a standalone edge listens on.",
-    "edge_name": "Stable name of an edge (default: edge-HOST-PORT).",
+    "edge_name": "Label of an edge in listings (default: edge-HOST-PORT); not an identity.",
     "cache_max_bytes": "Memory bound of an edge's cache (LRU eviction).",
     "cache_max_object_bytes": "Largest object an edge caches (larger ones stream through).",
     "origin_timeout": "Seconds an edge waits for its origin (504 after).",
