@@ -50,4 +50,4 @@ lease_clock: Callable[[], float] = _pick_lease_clock()
 """Seconds on the clock leases are counted with (CLOCK_BOOTTIME, else time.monotonic)."""
 
 LEASE_CLOCK_NAME = "CLOCK_BOOTTIME" if lease_clock is _boottime else "time.monotonic"
-"""Which clock `lease_clock` reads (logged at start)."""
+"""Which clock `lease_clock` reads (shown by `/_invalidator/metrics`)."""
