@@ -41,6 +41,11 @@ class InvalidationService:
         self._ids = ids
         self._limits = limits
 
+    @property
+    def limits(self) -> Limits:
+        """The batch and in-progress limits this service applies."""
+        return self._limits
+
     async def _distribution(self, distribution_id: str) -> Distribution:
         distribution = await self._store.get_distribution(distribution_id)
         if distribution is None:
