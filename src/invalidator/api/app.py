@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from invalidator.api.authn import Authenticator, authorize
 from invalidator.api.http import (
     ClientGone,
+    HttpDate,
     Receive,
     Request,
     Response,
@@ -55,6 +56,7 @@ class ControlPlaneApp:
         self._auth = authenticator
         self._settings = settings
         self._limiter = limiter
+        self._date = HttpDate()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """ASGI entry point."""
@@ -118,7 +120,7 @@ class ControlPlaneApp:
             response = Response(error.status, error_document(error, version, request_id))
             code = error.code
         response.headers.append(("x-amzn-requestid", request_id))
-        await send_response(send, response)
+        await send_response(send, response, self._date)
         if log.isEnabledFor(logging.INFO):  # the record's fields cost even when it is dropped
             log.info(
                 "request",
