@@ -20,7 +20,6 @@ XML_DECLARATION = '<?xml version="1.0"?>\n'
 
 # XML 1.0 `Char` is #x9 | #xA | #xD | [#x20-#xD7FF] | [#xE000-#xFFFD] | [#x10000-#x10FFFF].
 _NOT_XML_CHAR = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
-_SPECIAL = re.compile("[&<>\r]|" + _NOT_XML_CHAR.pattern)
 
 
 def _visible_escape(found: re.Match[str]) -> str:
@@ -29,7 +28,9 @@ def _visible_escape(found: re.Match[str]) -> str:
 
 def xml_text(text: str) -> str:
     """`text` as well-formed XML character data (see the module docstring)."""
-    if _SPECIAL.search(text) is None:  # the common case: one scan, no copy
+    # The common case, cheaply: every printable character is an XML Char (isprintable() is
+    # False for controls, surrogates, noncharacters and U+2028-like separators).
+    if text.isprintable() and "&" not in text and "<" not in text and ">" not in text:
         return text
     text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
     text = text.replace("\r", "&#13;")
