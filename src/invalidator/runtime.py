@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 
 from invalidator.api.app import ApiSettings, ControlPlaneApp
@@ -30,6 +31,8 @@ from invalidator.propagation.coordinator import Coordinator
 from invalidator.settings import Settings
 from invalidator.store.sqlite import SqliteStore
 
+log = logging.getLogger("invalidator.keys")
+
 
 def open_store(settings: Settings) -> SqliteStore:
     """The configured store (SQLite in the data directory), migrated."""
@@ -41,19 +44,23 @@ async def ensure_access_key(
 ) -> AccessKey | None:
     """Make sure a key exists. Returns a key created now whose secret must be shown once.
 
-    The configured pair (INVALIDATOR_ACCESS_KEY_ID / _SECRET_ACCESS_KEY) is created or updated
-    when set; otherwise, when the store holds no key at all, a fresh one is generated.
+    The configured pair (INVALIDATOR_ACCESS_KEY_ID / _SECRET_ACCESS_KEY) is created, or its
+    secret updated, when set; a configured key that was revoked stays revoked (a warning says
+    so): revocation is never undone by a restart. Only one of the two set is a SettingsError.
+    Otherwise, when the store holds no key at all, a fresh one is generated.
     """
-    if settings.access_key_id and settings.secret_access_key:
-        current = await store.get_access_key(settings.access_key_id)
-        if (
-            current is None
-            or current.secret_access_key != settings.secret_access_key
-            or current.revoked
-        ):
-            await store.put_access_key(
-                configured_key(settings.access_key_id, settings.secret_access_key, clock.now())
+    pair = settings.key_pair()
+    if pair is not None:
+        key_id, secret = pair
+        current = await store.get_access_key(key_id)
+        if current is not None and current.revoked:
+            log.warning(
+                "the configured access key was revoked and stays revoked: requests signed "
+                "with it get InvalidClientTokenId; configure another key pair",
+                extra={"access_key_id": key_id},
             )
+        elif current is None or current.secret_access_key != secret:
+            await store.put_access_key(configured_key(key_id, secret, clock.now()))
         return None
     if await store.list_access_keys():
         return None

@@ -62,6 +62,19 @@ class Settings:
         """The SQLite file in the data directory."""
         return Path(self.data_dir) / "invalidator.db"
 
+    def key_pair(self) -> tuple[str, str] | None:
+        """The configured (access key id, secret), None when neither is set.
+
+        One without the other is a mistake that must not silently fall back to another key:
+        SettingsError (`load_settings` already refuses it).
+        """
+        half = _half_pair(self.access_key_id, self.secret_access_key)
+        if half is not None:
+            raise SettingsError(_half_pair_message(*half, {}))
+        if self.access_key_id:
+            return self.access_key_id, self.secret_access_key
+        return None
+
     @property
     def client_endpoint(self) -> str:
         """Where CLI clients reach the API: `endpoint_url`, else the serve address."""
@@ -76,6 +89,24 @@ class SettingsError(ValueError):
 
 
 SETTING_NAMES: tuple[str, ...] = tuple(f.name for f in fields(Settings))
+
+
+def _half_pair(key_id: object, secret: object) -> tuple[str, str] | None:
+    """(the one set, the one missing) when only one of the key pair is set, else None."""
+    if bool(key_id) == bool(secret):
+        return None
+    return (
+        ("access_key_id", "secret_access_key") if key_id else ("secret_access_key", "access_key_id")
+    )
+
+
+def _half_pair_message(given: str, missing: str, sources: Mapping[str, str]) -> str:
+    origin = f" (from {sources[given]})" if given in sources else ""
+    return (
+        f"setting {given} is set{origin} but {missing} is not: set both "
+        f"({ENV_PREFIX}{given.upper()} and {ENV_PREFIX}{missing.upper()}, or the flags), "
+        "or neither"
+    )
 
 
 def _coerce(name: str, raw: Any, kind: type) -> Any:
@@ -126,4 +157,7 @@ def load_settings(
             coerced[name] = _coerce(name, value, types[name])
         except SettingsError as exc:
             raise SettingsError(f"{exc} (from {sources[name]})") from exc.__cause__
+    half = _half_pair(coerced.get("access_key_id"), coerced.get("secret_access_key"))
+    if half is not None:
+        raise SettingsError(_half_pair_message(*half, sources))
     return Settings(**coerced)

@@ -126,6 +126,9 @@ def test_empty_batch_is_invalid_argument(api: SignedClient, dist_id: str) -> Non
         "/a\nb",
         "/a&#13;b",
         "/a\x7fb",
+        "/a\x80b",
+        "/a\x85b",
+        "/a\x9fb",
         "",
     ],
     ids=[
@@ -138,6 +141,9 @@ def test_empty_batch_is_invalid_argument(api: SignedClient, dist_id: str) -> Non
         "newline",
         "carriage-return",
         "del",
+        "c1-first",
+        "c1-next-line",
+        "c1-last",
         "empty",
     ],
 )
@@ -197,7 +203,7 @@ def test_valid_tags_accepted_with_tag_header(server: ServerProcess) -> None:
 # --- listing -------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("max_items", ["abc", "0", "-1", "1.5", "%C2%B2", "%D9%A1"])
+@pytest.mark.parametrize("max_items", ["abc", "0", "000", "-1", "1.5", "%C2%B2", "%D9%A1", "1e3"])
 def test_bad_max_items_is_invalid_argument(api: SignedClient, dist_id: str, max_items: str) -> None:
     """MaxItems that is not a positive (ASCII) integer is InvalidArgument."""
     assert_error(
@@ -209,11 +215,42 @@ def test_bad_max_items_is_invalid_argument(api: SignedClient, dist_id: str, max_
     )
 
 
-def test_large_max_items_is_capped(api: SignedClient, dist_id: str) -> None:
-    """MaxItems=1000 is answered with MaxItems 100."""
-    listed = api.list(dist_id, "MaxItems=1000")
-    assert listed.status_code == 200
-    assert b"<MaxItems>100</MaxItems>" in listed.content
+@pytest.mark.parametrize(
+    ("max_items", "answered"),
+    [("1000", 100), ("99999999999999999999", 100), ("9" * 5000, 100), ("0042", 42)],
+    ids=["1000", "20-digits", "5000-digits", "leading-zeros"],
+)
+def test_large_max_items_is_capped(
+    api: SignedClient, dist_id: str, max_items: str, answered: int
+) -> None:
+    """Any all-digit MaxItems is accepted: over 100 (however many digits) it is capped at 100."""
+    listed = api.list(dist_id, f"MaxItems={max_items}")
+    assert listed.status_code == 200, listed.text
+    assert f"<MaxItems>{answered}</MaxItems>".encode() in listed.content
+    distributions = api.send("GET", f"/2020-05-31/distribution?MaxItems={max_items}")
+    assert distributions.status_code == 200, distributions.text
+    assert f"<MaxItems>{answered}</MaxItems>".encode() in distributions.content
+
+
+def test_c1_control_characters_are_refused_also_via_boto3(server: ServerProcess) -> None:
+    """A path with U+0085 (NEXT LINE) is InvalidArgument through boto3; U+00A0 is a fine path."""
+    dist = server.create_distribution()
+    cf = server.client(config=NO_RETRIES)
+    with pytest.raises(ClientError) as err:
+        cf.create_invalidation(
+            DistributionId=dist.id,
+            InvalidationBatch={
+                "Paths": {"Quantity": 1, "Items": ["/a\x85b"]},
+                "CallerReference": "c1",
+            },
+        )
+    assert err.value.response["Error"]["Code"] == "InvalidArgument"
+    assert err.value.response["Error"]["Message"] == INVALID_PATHS
+    ok = cf.create_invalidation(
+        DistributionId=dist.id,
+        InvalidationBatch={"Paths": {"Quantity": 1, "Items": ["/a\xa0b"]}, "CallerReference": "nb"},
+    )
+    assert ok["Invalidation"]["InvalidationBatch"]["Paths"]["Items"] == ["/a\xa0b"]
 
 
 def test_unknown_marker_is_invalid_argument(api: SignedClient, dist_id: str) -> None:
@@ -448,5 +485,4 @@ async def test_unexpected_exception_is_internal_error(tmp_path: Path) -> None:
         "CloudFront encountered an internal error. Please try again.",
         fault="Receiver",
         operation="ListInvalidations",
-        check_date=False,  # no HTTP server in-process: uvicorn adds Date on the wire
     )

@@ -12,9 +12,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from invalidator.api.wire.xmlparse import parse_xml
-from invalidator.api.wire.xmltree import XmlElement, cloudfront_namespace
-from invalidator.domain.errors import MalformedXML
+from invalidator.api.wire.invalidation_xml import read_invalidation_batch
+from invalidator.api.wire.xmlparse import TooManyElements, parse_xml
+from invalidator.api.wire.xmltree import XmlElement, XmlWriter, cloudfront_namespace, xml_text
+from invalidator.domain.errors import BatchTooLarge, MalformedXML
 
 NS = cloudfront_namespace("2020-05-31")
 SEED_NS = cloudfront_namespace("2013-05-12")
@@ -478,7 +479,96 @@ def test_text_limit_counts_the_whole_document() -> None:
     """Text content up to max_text characters parses; beyond it, over all elements, fails."""
     assert parse_xml(b"<r><a>12345</a><b>67890</b></r>", max_text=10).children[1].text == "67890"
     reject(b"<r><a>12345</a><b>678901</b></r>", max_text=10)
-    reject(b"<r>" + b"x" * 2_000_000 + b"</r>")
+
+
+def test_text_is_bounded_only_by_the_body_by_default() -> None:
+    """Without max_text, a document with millions of characters of text parses whole."""
+    assert len(parse_xml(b"<r>" + b"x" * 5_000_000 + b"</r>").text) == 5_000_000
+
+
+def test_too_many_elements_names_the_element_and_stays_malformed_xml() -> None:
+    """The element that oversteps max_elements is named; the AWS code is still MalformedXML."""
+    with pytest.raises(TooManyElements) as info:
+        parse_xml(b"<r>" + b"<p/>" * 5 + b"<q/></r>", max_elements=6)
+    assert info.value.tag == "q"
+    assert info.value.code == "MalformedXML"
+    assert info.value.status == 400
+
+
+def batch_body(paths: list[str]) -> bytes:
+    """An InvalidationBatch with these paths, written by our own writer."""
+    w = XmlWriter()
+    w.open("InvalidationBatch", NS)
+    w.open("Paths")
+    w.leaf("Quantity", str(len(paths)))
+    w.open("Items")
+    for path in paths:
+        w.leaf("Path", path)
+    w.close("Items")
+    w.close("Paths")
+    w.leaf("CallerReference", "ref")
+    w.close("InvalidationBatch")
+    return w.to_bytes()
+
+
+def test_batch_with_long_paths_is_read_whole() -> None:
+    """3,000 paths of 400 characters (1.2 M characters of text) are one batch, not MalformedXML."""
+    paths = [f"/{i:04d}/" + "p" * 394 for i in range(3000)]
+    batch = read_invalidation_batch(batch_body(paths), 3000)
+    assert batch.paths == tuple(paths) and batch.quantity == 3000
+
+
+def test_path_flood_beyond_the_element_limit_is_batch_too_large() -> None:
+    """100,001 short paths overstep the parser's element limit with a Path: BatchTooLarge."""
+    with pytest.raises(BatchTooLarge):
+        read_invalidation_batch(batch_body(["/a"] * 100_001), 3000)
+
+
+def test_element_limit_of_a_batch_grows_with_max_paths() -> None:
+    """With batches of up to 200,000 paths allowed, 150,000 paths parse (the domain counts)."""
+    assert len(read_invalidation_batch(batch_body(["/a"] * 150_000), 200_000).paths) == 150_000
+
+
+def test_non_path_flood_in_a_batch_stays_malformed_xml() -> None:
+    """A flood of elements that are not Paths is MalformedXML, not BatchTooLarge."""
+    body = b"<InvalidationBatch><Paths>" + b"<Q/>" * 100_001 + b"</Paths></InvalidationBatch>"
+    with pytest.raises(MalformedXML) as info:
+        read_invalidation_batch(body, 3000)
+    assert info.value.code == "MalformedXML"
+
+
+# --- what we write --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "written"),
+    [
+        ("/plain/path.jpg", "/plain/path.jpg"),
+        ("a&b<c>d", "a&amp;b&lt;c&gt;d"),
+        ("no\x01ctl\x1f", "no\\u0001ctl\\u001f"),
+        ("cr\r\nlf\ttab", "cr&#13;\nlf\ttab"),
+        ("lone \ud800 surrogate", "lone \\ud800 surrogate"),
+        ("\ufffe\uffff", "\\ufffe\\uffff"),
+        ("c1 \x85 nbsp \xa0 emoji \U0001f600", "c1 \x85 nbsp \xa0 emoji \U0001f600"),
+    ],
+)
+def test_written_text_is_always_well_formed(text: str, written: str) -> None:
+    """Markup is escaped, CR kept as &#13;, characters XML 1.0 forbids become visible \\uXXXX."""
+    assert xml_text(text) == written
+    w = XmlWriter()
+    w.leaf("Message", text)
+    parsed = parse_xml(w.to_bytes())
+    assert parsed.text == written.replace("&amp;", "&").replace("&lt;", "<").replace(
+        "&gt;", ">"
+    ).replace("&#13;", "\r")
+
+
+@given(st.text(st.characters(exclude_categories=())))
+def test_any_text_written_parses_back(text: str) -> None:
+    """Whatever text a document holds, what we write is well-formed XML."""
+    w = XmlWriter()
+    w.leaf("t", text)
+    parse_xml(w.to_bytes())
 
 
 # --- robustness ----------------------------------------------------------------------------------

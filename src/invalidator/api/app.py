@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from invalidator.api.authn import Authenticator, authorize
 from invalidator.api.http import (
     ClientGone,
+    HttpDate,
     Receive,
     Request,
     Response,
@@ -60,6 +61,7 @@ class ControlPlaneApp:
         self._auth = authenticator
         self._settings = settings
         self._limiter = limiter
+        self._date = HttpDate()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """ASGI entry point."""
@@ -126,7 +128,7 @@ class ControlPlaneApp:
             response = Response(error.status, error_document(error, version, request_id))
             code = error.code
         response.headers.append(("x-amzn-requestid", request_id))
-        await send_response(send, response)
+        await send_response(send, response, self._date)
         if log.isEnabledFor(logging.INFO):  # the record's fields cost even when it is dropped
             log.info(
                 "request",

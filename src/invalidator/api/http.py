@@ -3,6 +3,10 @@
 Reading the body is where hostile clients live: the size limit is enforced from
 Content-Length before anything is read and again while streaming, and the whole body must
 arrive within a deadline, so a slow or endless body costs one timer, not a worker.
+
+Every response carries a `Date` of the moment it is sent (uvicorn's own is off: it is cached
+per second and taken when the request headers arrived, so a response sent after a slow body
+carried a Date seconds old; the JS SDK corrects its clock from it).
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ import asyncio
 import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass, field
+from email.utils import formatdate
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -95,9 +100,27 @@ async def read_body(
         ) from None
 
 
-async def send_response(send: Send, response: Response) -> None:
-    """Send status, headers and body."""
+class HttpDate:
+    """The `Date` header value for now (RFC 7231 IMF-fixdate), formatted once per second."""
+
+    def __init__(self, clock: Callable[[], float] = time.time) -> None:
+        self._clock = clock
+        self._cached: tuple[int, bytes] = (-1, b"")  # one tuple: read and replaced atomically
+
+    def now(self) -> bytes:
+        """`Sun, 06 Nov 1994 08:49:37 GMT` for the current whole second."""
+        second = int(self._clock())
+        cached = self._cached
+        if cached[0] != second:
+            cached = (second, formatdate(second, usegmt=True).encode("latin-1"))
+            self._cached = cached
+        return cached[1]
+
+
+async def send_response(send: Send, response: Response, date: HttpDate) -> None:
+    """Send status, headers (with a `Date` taken now) and body."""
     headers = [
+        (b"date", date.now()),
         (b"content-type", response.content_type.encode("latin-1")),
         (b"content-length", str(len(response.body)).encode("latin-1")),
     ]

@@ -7,9 +7,8 @@ from invalidator.api.routing import Call, Route, route
 from invalidator.api.wire.invalidation_xml import (
     invalidation_document,
     invalidation_list_document,
-    parse_invalidation_batch,
+    read_invalidation_batch,
 )
-from invalidator.api.wire.xmlparse import parse_xml
 from invalidator.domain.errors import MissingBody
 from invalidator.domain.invalidations import InvalidationService
 
@@ -37,7 +36,7 @@ class InvalidationOperations:
         """201 with the (new or replayed) invalidation and its Location."""
         if not call.request.body.strip():
             raise MissingBody()
-        batch = parse_invalidation_batch(parse_xml(call.request.body))
+        batch = read_invalidation_batch(call.request.body, self._service.limits.max_batch_paths)
         dist = call.params["dist"]
         invalidation, _ = await self._service.create_invalidation(
             dist, batch.caller_reference, batch.quantity, batch.paths

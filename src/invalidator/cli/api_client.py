@@ -2,13 +2,17 @@
 
 It talks to a server over the network, or in-process to an app built on the local store
 (through `httpx.ASGITransport`), so the CLI is a client of the API either way.
+
+Whatever goes wrong on the way is one `ApiError` with a one-line message: an error response
+(its code and message), an answer that is not the API's (an HTML error page of a proxy, a
+server that is no invalidator), or no answer at all (nothing listening, a timeout).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 import httpx
 
@@ -17,15 +21,29 @@ from invalidator.api.versions import LATEST_VERSION
 from invalidator.api.wire.shapes import ShapeModel
 from invalidator.api.wire.xmlparse import parse_xml
 from invalidator.api.wire.xmltree import XmlElement, XmlWriter, cloudfront_namespace
+from invalidator.domain.errors import MalformedXML
+
+_SNIPPET = 120
 
 
 class ApiError(Exception):
-    """An error response from the API."""
+    """A failed API call: an error response (`code`, HTTP `status`), an answer that is not
+    the API's (`code` ""), or no answer at all (`status` 0)."""
 
     def __init__(self, status: int, code: str, message: str) -> None:
-        super().__init__(f"{code} ({status}): {message}")
+        super().__init__(f"{code} ({status}): {message}" if code else message)
         self.status = status
         self.code = code
+        self.message = message
+
+
+def _snippet(response: httpx.Response) -> str:
+    """The start of a body, on one line, for an error message."""
+    text = " ".join(response.content[: _SNIPPET * 4].decode("utf-8", "replace").split())
+    text = "".join(ch if ch.isprintable() else "?" for ch in text)
+    if not text:
+        return "an empty body"
+    return repr(text[:_SNIPPET] + ("..." if len(text) > _SNIPPET else ""))
 
 
 @dataclass(frozen=True)
@@ -88,6 +106,54 @@ class CloudFrontClient:
         """Close the connection pool."""
         await self._http.aclose()
 
+    async def _send(
+        self,
+        method: str,
+        path: str,
+        query: str,
+        body: bytes,
+        headers: dict[str, str] | None,
+    ) -> httpx.Response:
+        """Sign and send; no answer at all is an ApiError naming the endpoint."""
+        try:
+            parts = urlsplit(self._endpoint)
+            usable = parts.scheme in ("http", "https") and bool(parts.hostname)
+            _ = parts.port  # ValueError when out of range
+        except ValueError:  # "Invalid IPv6 URL", a bad port
+            usable = False
+        if not usable:
+            raise ApiError(
+                0, "", f"invalid endpoint URL {self._endpoint!r}: use http(s)://HOST[:PORT]"
+            )
+        url = self._endpoint + path + (f"?{query}" if query else "")
+        send = signed_headers(
+            method, self._endpoint, path, query, body, self._key, self._secret, headers
+        )
+        try:
+            return await self._http.request(method, url, content=body, headers=send)
+        except httpx.TimeoutException as exc:
+            raise ApiError(0, "", f"no answer from {self._endpoint} in time ({exc})") from exc
+        except (httpx.HTTPError, httpx.InvalidURL) as exc:
+            reason = str(exc) or type(exc).__name__
+            raise ApiError(0, "", f"cannot reach the API at {self._endpoint}: {reason}") from exc
+
+    def _foreign(self, response: httpx.Response, what: str) -> ApiError:
+        status = response.status_code
+        return ApiError(
+            status, "", f"HTTP {status} from {self._endpoint} is not {what}: {_snippet(response)}"
+        )
+
+    def _error(self, response: httpx.Response) -> ApiError:
+        """The ApiError of an error response, CloudFront's envelope or not."""
+        try:
+            error = parse_xml(response.content).find("Error")
+        except MalformedXML:
+            error = None
+        code = _text(error.find("Code")) if error is not None else ""
+        if error is None or not code:
+            return self._foreign(response, "a CloudFront error document")
+        return ApiError(response.status_code, code, _text(error.find("Message")))
+
     async def request(
         self,
         method: str,
@@ -97,30 +163,24 @@ class CloudFrontClient:
         headers: dict[str, str] | None = None,
     ) -> Answer:
         """Send a signed request; the parsed XML answer or ApiError."""
-        url = self._endpoint + path + (f"?{query}" if query else "")
-        send = signed_headers(
-            method, self._endpoint, path, query, body, self._key, self._secret, headers
-        )
-        response = await self._http.request(method, url, content=body, headers=send)
-        root = parse_xml(response.content) if response.content else XmlElement("Empty")
+        response = await self._send(method, path, query, body, headers)
         if response.status_code >= 400:
-            error = _child(root, "Error")
-            raise ApiError(
-                response.status_code, _text(error.find("Code")), _text(error.find("Message"))
-            )
+            raise self._error(response)
+        try:
+            root = parse_xml(response.content) if response.content else XmlElement("Empty")
+        except MalformedXML as exc:
+            raise self._foreign(response, "a CloudFront XML answer") from exc
         return Answer(root, response.headers)
 
     async def request_json(self, method: str, path: str, query: str = "") -> Any:
         """A signed request to one of our JSON endpoints."""
-        url = self._endpoint + path + (f"?{query}" if query else "")
-        headers = signed_headers(method, self._endpoint, path, query, b"", self._key, self._secret)
-        response = await self._http.request(method, url, headers=headers)
+        response = await self._send(method, path, query, b"", None)
         if response.status_code >= 400:
-            error = _child(parse_xml(response.content), "Error")
-            raise ApiError(
-                response.status_code, _text(error.find("Code")), _text(error.find("Message"))
-            )
-        return response.json()
+            raise self._error(response)
+        try:
+            return response.json()
+        except ValueError as exc:
+            raise self._foreign(response, "an invalidator JSON answer") from exc
 
     # -- invalidations -------------------------------------------------------------------
 

@@ -13,6 +13,10 @@ from invalidator.cli.api_client import ApiError, InvalidationView
 from invalidator.cli.local import remote_client
 from invalidator.cli.options import CLIENT_SETTINGS, run_async, settings_from, settings_options
 
+_POLL_FIRST = 0.1  # seconds between GetInvalidation calls at first, growing to _POLL_MOST
+_POLL_MOST = 1.0
+_PROGRESS_EVERY = 5.0  # seconds between "still InProgress" lines
+
 
 def _show(inv: InvalidationView) -> None:
     click.echo(f"Id:              {inv.id}")
@@ -39,14 +43,20 @@ async def invalidate(
             inv = await client.create_invalidation(distribution_id, list(paths), caller_reference)
             click.echo(f"{inv.id} {inv.status}")
             started = time.monotonic()
+            next_note = started + _PROGRESS_EVERY
+            delay = _POLL_FIRST
             while wait and inv.status != "Completed":
                 if time.monotonic() - started > timeout:
                     raise click.ClickException(f"{inv.id} still {inv.status} after {timeout:g}s")
-                await asyncio.sleep(0.1)
+                await asyncio.sleep(delay)
+                delay = min(delay * 1.5, _POLL_MOST)
                 current = await client.get_invalidation(distribution_id, inv.id)
+                now = time.monotonic()
                 if current.status != inv.status:
-                    elapsed = time.monotonic() - started
-                    click.echo(f"{current.id} {current.status} after {elapsed:.2f}s")
+                    click.echo(f"{current.id} {current.status} after {now - started:.2f}s")
+                elif now >= next_note:
+                    click.echo(f"{current.id} still {current.status} after {now - started:.0f}s")
+                    next_note = now + _PROGRESS_EVERY
                 inv = current
         except ApiError as exc:
             raise click.ClickException(str(exc)) from exc

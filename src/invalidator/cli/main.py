@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 import click
 
 from invalidator import __version__
@@ -10,6 +12,7 @@ from invalidator.cli.edge import edge, edges
 from invalidator.cli.invalidations import invalidate, invalidations
 from invalidator.cli.keys import keys
 from invalidator.cli.serve import serve
+from invalidator.store.schema import StoreOpenError
 
 
 @click.group()
@@ -28,5 +31,9 @@ cli.add_command(edges)
 
 
 def main() -> None:
-    """Console-script entry point."""
-    cli()
+    """Console-script entry point; a store that cannot be opened is one line, status 1."""
+    try:
+        cli()
+    except StoreOpenError as exc:
+        click.echo(f"Error: {exc}", err=True)
+        sys.exit(1)

@@ -41,6 +41,11 @@ class InvalidationService:
         self._ids = ids
         self._limits = limits
 
+    @property
+    def limits(self) -> Limits:
+        """The batch and in-progress limits this service applies."""
+        return self._limits
+
     async def _distribution(self, distribution_id: str) -> Distribution:
         distribution = await self._store.get_distribution(distribution_id)
         if distribution is None:
@@ -107,13 +112,16 @@ class InvalidationService:
 
 
 def parse_max_items(value: str | None) -> int:
-    """MaxItems: default and cap 100; non-numeric or < 1 is InvalidArgument."""
+    """MaxItems: default 100; any larger number (however many digits) is capped at 100;
+    non-numeric or < 1 is InvalidArgument."""
     if value is None or value == "":
         return MAX_ITEMS_CAP
     text = value.strip()
-    if not (text.isascii() and text.isdigit()) or len(text) > 12:  # int() rejects "²"
+    if not (text.isascii() and text.isdigit()):  # int() would also take "²" or "1_0"
         raise InvalidArgument("MaxItems must be a positive integer.")
-    number = int(text)
-    if number < 1:
+    significant = text.lstrip("0")
+    if not significant:
         raise InvalidArgument("MaxItems must be a positive integer.")
-    return min(number, MAX_ITEMS_CAP)
+    if len(significant) > len(str(MAX_ITEMS_CAP)):  # no int() of 10,000 digits
+        return MAX_ITEMS_CAP
+    return min(int(significant), MAX_ITEMS_CAP)

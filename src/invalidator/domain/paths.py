@@ -12,6 +12,7 @@ Matching compares percent-decoded spellings, so `/a%20b` and `/a b` name the sam
 from __future__ import annotations
 
 import enum
+import re
 from dataclasses import dataclass
 from urllib.parse import unquote
 
@@ -51,8 +52,11 @@ class PathItem:
         return self.query is None or self.query == query
 
 
+_CONTROL_CHARS = re.compile("[\x00-\x1f\x7f-\x9f]")  # C0 controls, DEL, C1 controls
+
+
 def _has_control_chars(text: str) -> bool:
-    return any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in text)
+    return _CONTROL_CHARS.search(text) is not None
 
 
 def parse_item(raw: str, *, tags_allowed: bool) -> PathItem:

@@ -5,6 +5,10 @@ waiting, runs each in its own SAVEPOINT inside one transaction and commits once 
 commit), so a burst of creates costs one fsync (WAL, synchronous=FULL) instead of one each.
 Every caller's future resolves only after that commit: a 201 is never sent for data that is
 not on disk. Reads use a separate connection on the caller's thread (WAL snapshot reads).
+
+The database holds access keys' secrets in plain text, so a data directory we create is 0700
+and the database file is 0600 (SQLite gives its -wal and -shm files the database's mode); an
+existing database readable by others is narrowed to 0600 when opened.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import os
 import queue
 import sqlite3
 import threading
@@ -44,7 +49,12 @@ from invalidator.store.rows import (
     invalidation_from_row,
     time_text,
 )
-from invalidator.store.schema import load_migrations, split_statements
+from invalidator.store.schema import (
+    SchemaTooNew,
+    StoreOpenError,
+    load_migrations,
+    split_statements,
+)
 
 T = TypeVar("T")
 _MAX_GROUP = 256
@@ -60,17 +70,42 @@ def _connect(path: Path) -> sqlite3.Connection:
     return conn
 
 
-def migrate(conn: sqlite3.Connection) -> int:
-    """Apply pending migrations; returns the schema version."""
+_PRIVATE_FILE = 0o600
+_PRIVATE_DIR = 0o700
+_DB_SUFFIXES = ("", "-wal", "-shm")
+
+
+def _prepare_files(path: Path) -> None:
+    """Create the data directory (0700) and the database file (0600) if missing; narrow an
+    existing database, -wal or -shm file that others may read to 0600."""
+    path.parent.mkdir(parents=True, exist_ok=True, mode=_PRIVATE_DIR)  # parents: default mode
+    os.close(os.open(path, os.O_RDWR | os.O_CREAT, _PRIVATE_FILE))  # a new file is born private
+    for suffix in _DB_SUFFIXES:
+        file = path.with_name(path.name + suffix)
+        with contextlib.suppress(FileNotFoundError):
+            if file.stat().st_mode & 0o077:
+                os.chmod(file, _PRIVATE_FILE)
+
+
+def migrate(conn: sqlite3.Connection, database: str = "the database") -> int:
+    """Apply pending migrations; returns the schema version.
+
+    Raises `SchemaTooNew` (nothing changed) when the database records a version newer than
+    the newest migration shipped here; `database` names it in that message.
+    """
     conn.execute("PRAGMA journal_mode = WAL")
     conn.execute(
         "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT)"
     )
+    migrations = load_migrations()
+    known = max((m.version for m in migrations), default=0)
     conn.execute("BEGIN IMMEDIATE")
     try:
         done = {row[0] for row in conn.execute("SELECT version FROM schema_migrations")}
         version = max(done, default=0)
-        for migration in load_migrations():
+        if version > known:
+            raise SchemaTooNew(database, version, known)
+        for migration in migrations:
             if migration.version in done:
                 continue
             for statement in split_statements(migration.sql):
@@ -205,10 +240,17 @@ class SqliteStore:
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        path.parent.mkdir(parents=True, exist_ok=True)
-        write_conn = _connect(path)
-        migrate(write_conn)
-        self._read = _connect(path)
+        try:
+            _prepare_files(path)
+            write_conn = _connect(path)
+            try:
+                migrate(write_conn, str(path))
+                self._read = _connect(path)
+            except BaseException:
+                write_conn.close()
+                raise
+        except (sqlite3.Error, OSError) as exc:  # SchemaTooNew passes through as it is
+            raise StoreOpenError(f"cannot open the store {path}: {exc}") from exc
         self._read_lock = threading.Lock()
         self._parsed: dict[str, tuple[tuple[Any, ...], Distribution]] = {}
         self._parsed_keys: dict[str, tuple[tuple[Any, ...], AccessKey]] = {}

@@ -5,11 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from invalidator.api.wire.timestamps import format_timestamp
+from invalidator.api.wire.xmlparse import DEFAULT_MAX_ELEMENTS, TooManyElements, parse_xml
 from invalidator.api.wire.xmltree import XmlElement, XmlWriter, cloudfront_namespace
-from invalidator.domain.errors import MalformedXML
+from invalidator.domain.errors import BatchTooLarge, MalformedXML
 from invalidator.domain.models import Invalidation, InvalidationPage
 
 _MAX_QUANTITY_DIGITS = 9
+_BATCH_STRUCTURE = 64  # elements of a batch besides its paths (InvalidationBatch, Paths, ...)
 
 
 @dataclass(frozen=True)
@@ -64,6 +66,24 @@ def parse_invalidation_batch(root: XmlElement) -> BatchInput:
         elif child.tag != "Quantity":
             raise MalformedXML(f"Unexpected element {child.tag[:64]!r} in Paths.")
     return BatchInput(caller_reference=caller.text, quantity=int(text), paths=tuple(paths))
+
+
+def read_invalidation_batch(body: bytes, max_paths: int) -> BatchInput:
+    """Parse a CreateInvalidation body; a flood of `Path` elements is `BatchTooLarge`.
+
+    The element limit (memory) is the parser's default or, when batches may hold more paths,
+    room for `max_paths` of them. A batch that still oversteps it with a `Path` has more paths
+    than any batch may: BatchTooLarge (413) as for any batch over `max_paths`, whatever its
+    size, rather than MalformedXML. Batches of up to the limit are counted by the domain.
+    """
+    max_elements = max(DEFAULT_MAX_ELEMENTS, max_paths + _BATCH_STRUCTURE)
+    try:
+        root = parse_xml(body, max_elements=max_elements)
+    except TooManyElements as exc:
+        if exc.tag == "Path":
+            raise BatchTooLarge() from exc
+        raise
+    return parse_invalidation_batch(root)
 
 
 def _write_invalidation_body(w: XmlWriter, inv: Invalidation) -> None:

@@ -14,8 +14,12 @@ request body never needs turned off or turned into `MalformedXML`:
   mark or a zero byte (expat would otherwise detect UTF-16 by itself). A UTF-8 byte order mark is
   accepted. A document declaring US-ASCII must be pure ASCII (character references may still
   produce any character). Bytes that are not valid UTF-8 are rejected.
-- **Limits**: element nesting (`max_depth`), number of elements (`max_elements`) and total
-  characters of text content in the document (`max_text`).
+- **Limits**: element nesting (`max_depth`) and number of elements (`max_elements`, which bounds
+  memory: each element costs ~170 bytes, far more than the 4 bytes `<a/>` takes on the wire).
+  Text needs no limit of its own: it is never longer than the body, and the body size is bounded
+  before parsing (`max_body_bytes`); `max_text` can still bound it further. Overstepping
+  `max_elements` raises `TooManyElements`, a `MalformedXML` that names the element that did it,
+  so a caller can tell a flood of list items (a batch too large) from garbage.
 - Comments and processing instructions are ignored; attributes are ignored (`xmlns`
   declarations are applied); CDATA sections count as text.
 
@@ -36,7 +40,9 @@ from xml.parsers import expat
 from invalidator.api.wire.xmltree import XmlElement
 from invalidator.domain.errors import MalformedXML
 
-__all__ = ["parse_xml"]
+__all__ = ["TooManyElements", "parse_xml"]
+
+DEFAULT_MAX_ELEMENTS = 100_000
 
 # Names and namespace URIs arrive as "uri<sep>local"; a space cannot occur in an XML name, and
 # expat itself rejects a namespace URI that contains the separator.
@@ -49,6 +55,22 @@ _PREFIX = "The XML document you provided was not well-formed"
 
 def _reject(reason: str) -> NoReturn:
     raise MalformedXML(f"{_PREFIX}: {reason}.")
+
+
+class TooManyElements(MalformedXML):
+    """More elements than `max_elements`; `tag` is the local name of the first one too many.
+
+    Its AWS code stays `MalformedXML`; callers that know better translate it.
+    """
+
+    def __init__(self, message: str, tag: str) -> None:
+        super().__init__(message)
+        self.tag = tag
+
+    @property
+    def code(self) -> str:
+        """The AWS error code."""
+        return "MalformedXML"
 
 
 def _forbidden(what: str) -> Callable[..., NoReturn]:
@@ -90,12 +112,17 @@ def _feed(parser: expat.XMLParserType, body: bytes) -> None:
 
 
 def parse_xml(
-    body: bytes, *, max_depth: int = 32, max_elements: int = 100_000, max_text: int = 1_000_000
+    body: bytes,
+    *,
+    max_depth: int = 32,
+    max_elements: int = DEFAULT_MAX_ELEMENTS,
+    max_text: int | None = None,
 ) -> XmlElement:
     """Parse a request body into its root `XmlElement`, or raise `MalformedXML`.
 
     `max_depth` bounds element nesting (the root is depth 1), `max_elements` the number of
-    elements, `max_text` the total characters of text content in the document.
+    elements (`TooManyElements` beyond), `max_text` (default: none but the body's own length)
+    the total characters of text content in the document.
     """
     # Expat recognises UTF-16 by its byte order mark or its zero bytes even when told UTF-8;
     # NUL is never allowed in XML, so a zero byte means a foreign encoding or garbage.
@@ -120,11 +147,11 @@ def parse_xml(
     def start(name: str, _attributes: object) -> None:
         nonlocal elements
         elements += 1
+        namespace, _, local = name.rpartition(_NS_SEP)
         if elements > max_elements:
-            _reject(f"more than {max_elements} elements")
+            raise TooManyElements(f"{_PREFIX}: more than {max_elements} elements.", local)
         if len(stack) >= max_depth:
             _reject(f"elements nested deeper than {max_depth} levels")
-        namespace, _, local = name.rpartition(_NS_SEP)
         element = XmlElement(local, namespace)
         if stack:
             stack[-1].children.append(element)
@@ -142,7 +169,7 @@ def parse_xml(
     def character_data(data: str) -> None:
         nonlocal text_len
         text_len += len(data)
-        if text_len > max_text:
+        if max_text is not None and text_len > max_text:  # else: never longer than the body
             _reject(f"more than {max_text} characters of text")
         if pieces:  # expat reports no text outside the root; be safe anyway
             pieces[-1].append(data)

@@ -2,15 +2,39 @@
 
 Namespaces are kept apart from local names because CloudFront clients send any CloudFront doc
 namespace, or none, and the operation code only cares about local names.
+
+`XmlWriter` is the one place text enters a document we emit, so it is where every document is
+made well-formed: markup characters are escaped, a carriage return is written as `&#13;` (a
+parser would otherwise read it as a newline), and a character XML 1.0 does not allow at all (C0
+controls other than tab and newlines, lone surrogates, U+FFFE/U+FFFF), which can only come from
+echoed client input such as a URL path, is written as the visible text `\\uXXXX`.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from xml.sax.saxutils import escape
 
 XML_DECLARATION = '<?xml version="1.0"?>\n'
+
+# XML 1.0 `Char` is #x9 | #xA | #xD | [#x20-#xD7FF] | [#xE000-#xFFFD] | [#x10000-#x10FFFF].
+_NOT_XML_CHAR = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
+def _visible_escape(found: re.Match[str]) -> str:
+    return f"\\u{ord(found.group()):04x}"
+
+
+def xml_text(text: str) -> str:
+    """`text` as well-formed XML character data (see the module docstring)."""
+    # The common case, cheaply: every printable character is an XML Char (isprintable() is
+    # False for controls, surrogates, noncharacters and U+2028-like separators).
+    if text.isprintable() and "&" not in text and "<" not in text and ">" not in text:
+        return text
+    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    text = text.replace("\r", "&#13;")
+    return _NOT_XML_CHAR.sub(_visible_escape, text)
 
 
 @dataclass
@@ -59,8 +83,8 @@ class XmlWriter:
         self._parts.append(f"</{tag}>")
 
     def leaf(self, tag: str, text: str) -> None:
-        """An element holding only text (escaped)."""
-        self._parts.append(f"<{tag}>{escape(text)}</{tag}>")
+        """An element holding only text (escaped, made well-formed: see `xml_text`)."""
+        self._parts.append(f"<{tag}>{xml_text(text)}</{tag}>")
 
     def empty(self, tag: str) -> None:
         """An empty element."""

@@ -1,4 +1,5 @@
--- Distributions, invalidations and access keys (SQLite and PostgreSQL compatible types).
+-- Distributions, invalidations and access keys (SQLite; a PostgreSQL store gets its own
+-- migration files).
 CREATE TABLE distributions (
     id               TEXT PRIMARY KEY,
     caller_reference TEXT NOT NULL UNIQUE,

@@ -1,4 +1,6 @@
 -- The outbox every edge consumes in order, and the registered edges.
+-- SQLite-specific: AUTOINCREMENT (positions are never reused, also after deletes); PostgreSQL
+-- migrations will be their own files (an identity column there).
 CREATE TABLE events (
     pos              INTEGER PRIMARY KEY AUTOINCREMENT,
     kind             TEXT NOT NULL,            -- invalidation | distribution | distribution_deleted

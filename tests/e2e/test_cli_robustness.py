@@ -1,0 +1,119 @@
+"""Client commands when the endpoint is down, is not an invalidator, or ids need quoting."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from tests.support.commands import invalidator
+from tests.support.server import ACCESS_KEY_ID, SECRET_ACCESS_KEY, ServerProcess
+from tests.support.uvicorn_server import ThreadedUvicorn
+
+CREDENTIALS = {
+    "INVALIDATOR_ACCESS_KEY_ID": ACCESS_KEY_ID,
+    "INVALIDATOR_SECRET_ACCESS_KEY": SECRET_ACCESS_KEY,
+}
+CLIENT_COMMANDS = {
+    "invalidate": ["invalidate", "EXXXXXXXXXXXXX", "/x"],
+    "invalidate-wait": ["invalidate", "EXXXXXXXXXXXXX", "/x", "--wait"],
+    "invalidations-list": ["invalidations", "list", "EXXXXXXXXXXXXX"],
+    "invalidations-show": ["invalidations", "show", "EXXXXXXXXXXXXX", "IXXXXXXXXXXXXX"],
+    "edges-list": ["edges", "list"],
+    "distribution-list": ["distribution", "list"],
+    "distribution-show": ["distribution", "show", "EXXXXXXXXXXXXX"],
+    "distribution-create": ["distribution", "create", "--origin", "http://127.0.0.1:9"],
+    "distribution-delete": ["distribution", "delete", "EXXXXXXXXXXXXX"],
+}
+
+
+def _closed_port() -> int:
+    """A port nothing listens on (bound, then released)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _one_line_error(done: Any) -> str:
+    """The command failed with exit status 1 and exactly one `Error: ...` line, no traceback."""
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "Traceback" not in done.stderr
+    lines = [line for line in done.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("Error: "), done.stderr
+    return str(lines[0])
+
+
+@pytest.mark.parametrize("args", CLIENT_COMMANDS.values(), ids=CLIENT_COMMANDS.keys())
+def test_nothing_listening_is_one_clear_line(args: list[str]) -> None:
+    """With nothing at --endpoint-url, every client command says so in one line, status 1."""
+    url = f"http://127.0.0.1:{_closed_port()}"
+    done = invalidator(*args, "--endpoint-url", url, env=CREDENTIALS, check=False)
+    assert f"cannot reach the API at {url}" in _one_line_error(done)
+
+
+def test_unreachable_port_flag_is_one_clear_line() -> None:
+    """`invalidate E... /x --port N` (the default endpoint) with nothing there: one line."""
+    port = _closed_port()
+    done = invalidator("invalidate", "EXXXXXXXXXXXXX", "/x", "--port", str(port),
+                       env=CREDENTIALS, check=False)  # fmt: skip
+    assert f"cannot reach the API at http://127.0.0.1:{port}" in _one_line_error(done)
+
+
+@pytest.mark.parametrize("url", ["ftp://127.0.0.1", "http://[::1", "http://127.0.0.1:99999"])
+def test_unusable_endpoint_url_is_one_clear_line(url: str) -> None:
+    """An --endpoint-url that is no http(s) URL is named in one line, status 1."""
+    done = invalidator("invalidations", "list", "EX", "--endpoint-url", url,
+                       env=CREDENTIALS, check=False)  # fmt: skip
+    assert f"invalid endpoint URL {url!r}" in _one_line_error(done)
+
+
+async def _foreign_app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    """Not an invalidator: a proxy's HTML error page, or a web page."""
+    if scope["type"] != "http":
+        return
+    status = 502 if "invalidation" in scope["path"] else 200
+    await send({"type": "http.response.start", "status": status,
+                "headers": [(b"content-type", b"text/html")]})  # fmt: skip
+    await send({"type": "http.response.body", "body": b"<html><body><h1>Bad gateway</h1>"})
+
+
+@pytest.fixture(scope="module")
+def foreign() -> Iterator[str]:
+    """A server that answers HTML to everything."""
+    server = ThreadedUvicorn(_foreign_app).start()
+    yield server.url
+    server.stop()
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["invalidations", "list", "EX"], "HTTP 502 from {url} is not a CloudFront error document"),
+        (["invalidate", "EX", "/x"], "HTTP 502 from {url} is not a CloudFront error document"),
+        (["distribution", "list"], "HTTP 200 from {url} is not a CloudFront XML answer"),
+        (["edges", "list"], "HTTP 200 from {url} is not an invalidator JSON answer"),
+    ],
+    ids=["error-page", "error-page-post", "html-page", "html-not-json"],
+)
+def test_foreign_answers_are_one_clear_line(foreign: str, args: list[str], expected: str) -> None:
+    """An answer that is not the API's is named with its status and a snippet of its body."""
+    done = invalidator(*args, "--endpoint-url", foreign, env=CREDENTIALS, check=False)
+    line = _one_line_error(done)
+    assert expected.format(url=foreign) in line and "Bad gateway" in line
+
+
+def test_ids_are_quoted_into_the_path(server: ServerProcess) -> None:
+    """Ids with `/`, `?`, `#` or `%` stay one path segment: a 404, never another resource."""
+    dist = server.create_distribution()
+    env = {**CREDENTIALS, "INVALIDATOR_ENDPOINT_URL": server.url}
+    made = invalidator("invalidate", dist.id, "/q", env=env).stdout.split()[0]
+    for weird in ["x/../..", "I?Marker=", "I#frag", "I%2F"]:
+        done = invalidator("invalidations", "show", dist.id, weird, env=env, check=False)
+        line = _one_line_error(done)
+        assert "NoSuchInvalidation (404)" in line or "NoSuchResource (404)" in line, line
+    shown = invalidator("invalidations", "show", dist.id, made, env=env).stdout
+    assert f"Id:              {made}" in shown
+    listed = invalidator("invalidations", "list", f"{dist.id}?x=1", env=env, check=False)
+    assert "NoSuchDistribution (404)" in _one_line_error(listed)
