@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import socket
-import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -134,8 +133,8 @@ def test_empty_path_list() -> None:
     assert paths_of(root) == []
 
 
-def test_large_batch_is_fast() -> None:
-    """A 3,000-path batch (~170 KB) parses well under 100 ms."""
+def test_large_batch_parses() -> None:
+    """A 3,000-path batch (~170 KB) parses into all its paths (its speed is in bench/)."""
     items = "".join(
         f"<Path>/images/some/long/path/segment/file-{i:05d}.jpg</Path>" for i in range(3000)
     )
@@ -143,12 +142,8 @@ def test_large_batch_is_fast() -> None:
         f'<InvalidationBatch xmlns="{NS}"><Paths><Quantity>3000</Quantity><Items>{items}</Items>'
         "</Paths><CallerReference>big</CallerReference></InvalidationBatch>"
     ).encode()
-    parse_xml(body)  # warm up
-    started = time.perf_counter()
     root = parse_xml(body)
-    elapsed = time.perf_counter() - started
     assert len(paths_of(root)) == 3000
-    assert elapsed < 0.1
 
 
 # --- namespaces ------------------------------------------------------------------------------
@@ -268,32 +263,26 @@ def test_xxe_http_entity_rejected_without_connecting() -> None:
             f'<!DOCTYPE r PUBLIC "-//X//Y" "{url}"><r/>',
         ]
         for body in bodies:
-            started = time.perf_counter()
-            reject(body.encode())
-            assert time.perf_counter() - started < 1
+            assert "document type declarations are not allowed" in reject(body.encode()).message
         with pytest.raises(BlockingIOError):
             listener.accept()
 
 
-def test_billion_laughs_rejected_quickly() -> None:
-    """The billion-laughs entity bomb is rejected in well under a second."""
+def test_billion_laughs_rejected_before_expansion() -> None:
+    """The billion-laughs entity bomb is refused at its DTD, before any entity expands."""
     entities = "".join(f'<!ENTITY lol{i} "{f"&lol{i - 1};" * 10}">' for i in range(1, 10))
     body = (
         f'<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol0 "lol">{entities}]><lolz>&lol9;</lolz>'
     )
-    started = time.perf_counter()
-    reject(body.encode())
-    assert time.perf_counter() - started < 1
+    assert "document type declarations are not allowed" in reject(body.encode()).message
 
 
-def test_quadratic_blowup_rejected_quickly() -> None:
-    """One large entity referenced many times (quadratic blowup) is rejected quickly."""
+def test_quadratic_blowup_rejected_before_expansion() -> None:
+    """One large entity referenced many times (quadratic blowup) is refused at its DTD."""
     body = (
         '<!DOCTYPE r [<!ENTITY a "' + "x" * 50_000 + '">]><r>' + "&a;" * 50_000 + "</r>"
     ).encode()
-    started = time.perf_counter()
-    reject(body)
-    assert time.perf_counter() - started < 1
+    assert "document type declarations are not allowed" in reject(body).message
 
 
 @pytest.mark.parametrize(
@@ -452,11 +441,9 @@ def test_depth_over_limit_rejected() -> None:
     reject(nested(4), max_depth=3)
 
 
-def test_very_deep_nesting_rejected_quickly() -> None:
-    """A million nested open tags are rejected fast, without recursion."""
-    started = time.perf_counter()
-    reject(b"<a>" * 1_000_000)
-    assert time.perf_counter() - started < 1
+def test_very_deep_nesting_rejected_at_the_depth_limit() -> None:
+    """A million nested open tags are refused at the depth limit, without recursion."""
+    assert "nested deeper than 32 levels" in reject(b"<a>" * 1_000_000).message
 
 
 def test_element_count_limit() -> None:
@@ -467,12 +454,9 @@ def test_element_count_limit() -> None:
 
 
 def test_huge_number_of_elements_rejected() -> None:
-    """A flood of elements beyond the default limit is rejected in well under a second."""
+    """A flood of elements beyond the default limit is refused at the element limit."""
     body = b"<r>" + b"<p/>" * 1_000_000 + b"</r>"
-    started = time.perf_counter()
-    error = reject(body)
-    assert time.perf_counter() - started < 1
-    assert "100000" in error.message
+    assert "100000" in reject(body).message
 
 
 def test_text_limit_counts_the_whole_document() -> None:
