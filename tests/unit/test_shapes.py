@@ -9,6 +9,10 @@ defaults filled in.
 from __future__ import annotations
 
 import copy
+import importlib.util
+import json
+from importlib import resources
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -28,6 +32,8 @@ from tests.support.botocore_capture import (
 from tests.support.distribution_configs import ACM_ARN, CONFIGS, CUSTOM_ORIGIN, MINIMAL, S3_SITE
 
 NAMESPACE = cloudfront_namespace("2020-05-31")
+EXTRACT_SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "extract_shapes.py"
+REGENERATE = "regenerate it: .venv/bin/python scripts/extract_shapes.py (then commit the JSON)"
 
 
 # --- botocore plumbing ---------------------------------------------------------------------
@@ -417,3 +423,80 @@ def test_model_describes_operations(model: ShapeModel) -> None:
     )
     assert model.payload("DeleteDistribution", "output") is None
     assert model.operation("ListTagsForResource").output_payload == "Tags"
+
+
+# --- the packaged model ----------------------------------------------------------------------
+
+
+def _extract_script() -> Any:
+    spec = importlib.util.spec_from_file_location("extract_shapes", EXTRACT_SCRIPT)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _not_covered(installed: dict[str, Any], packaged: dict[str, Any]) -> list[str]:
+    """What the installed botocore's model has that the packaged one lacks or says otherwise."""
+    gaps: list[str] = []
+    for name, op in installed["operations"].items():
+        if packaged["operations"].get(name) != op:
+            gaps.append(f"operation {name}")
+    for name, shape in installed["shapes"].items():
+        ours = packaged["shapes"].get(name)
+        if ours is None:
+            gaps.append(f"shape {name}")
+            continue
+        for key in ("type", "flattened", "payload"):
+            if shape.get(key) != ours.get(key):
+                gaps.append(f"{name}.{key}")
+        if set(ours.get("required", ())) - set(shape.get("required", ())):
+            gaps.append(f"{name}.required (we require what botocore may omit)")
+        gaps += [
+            f"{name} enum value {v!r}"
+            for v in shape.get("enum", ())
+            if v not in ours.get("enum", ())
+        ]
+        for key in ("member", "key", "value"):
+            if shape.get(key) != ours.get(key):
+                gaps.append(f"{name}.{key}")
+        for member, spec in shape.get("members", {}).items():
+            if ours.get("members", {}).get(member) != spec:
+                gaps.append(f"{name}.{member}")
+        order = [m for m in ours.get("memberOrder", ()) if m in shape.get("members", {})]
+        if order != [m for m in shape.get("memberOrder", ()) if m in ours.get("members", {})]:
+            gaps.append(f"{name} member order")
+    return gaps
+
+
+def test_packaged_model_covers_every_installed_botocore() -> None:
+    """Every shape we serve is at least as new as each installed botocore's (boto3 and the AWS
+    CLI's vendored copy): a member a client can send is one we parse."""
+    script = _extract_script()
+    paths = script.installed_model_paths()
+    assert any("awscli" not in path.parts for path in paths), paths  # botocore's own is found
+    packaged = json.loads(
+        resources.files("invalidator.api.wire").joinpath("cloudfront_shapes.json").read_text()
+    )
+    for path in paths:
+        gaps = _not_covered(script.extract(script.load_model(path)), packaged)
+        assert not gaps, (
+            f"cloudfront_shapes.json is older than {path}; {REGENERATE}. "
+            f"Missing or different: {', '.join(gaps[:20])}"
+        )
+
+
+def test_coverage_check_finds_a_missing_member() -> None:
+    """The check above is not vacuous: a model without OriginHttpVersion is reported."""
+    script = _extract_script()
+    installed = script.extract(script.load_model(script.default_model_path()))
+    older = copy.deepcopy(installed)
+    custom = older["shapes"]["CustomOriginConfig"]
+    del custom["members"]["OriginHttpVersion"]
+    custom["memberOrder"].remove("OriginHttpVersion")
+    older["shapes"]["OriginHttpVersion"]["enum"].remove("http2")
+    assert set(_not_covered(installed, older)) == {
+        "CustomOriginConfig.OriginHttpVersion",
+        "OriginHttpVersion enum value 'http2'",
+    }
+    assert _not_covered(installed, installed) == []
