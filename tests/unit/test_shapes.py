@@ -248,6 +248,32 @@ def test_defaults_keep_explicit_values_and_do_not_mutate() -> None:
     assert custom["Items"][1]["CustomOriginConfig"]["OriginReadTimeout"] == 30  # type: ignore[index]
 
 
+@pytest.mark.parametrize(
+    ("sent", "filled"),
+    [
+        ({"MinTTL": 7}, (7, 86400, 31536000)),
+        ({"MinTTL": 100000}, (100000, 100000, 31536000)),
+        ({"MinTTL": 40000000}, (40000000, 40000000, 40000000)),
+        ({"MinTTL": 0, "DefaultTTL": 50000000}, (0, 50000000, 50000000)),
+        ({"MinTTL": 0, "MaxTTL": 60}, (0, 86400, 60)),  # kept as sent (InvalidTTLOrder later)
+    ],
+)
+def test_legacy_ttl_defaults_follow_the_ttls_sent(
+    sent: dict[str, int], filled: tuple[int, int, int]
+) -> None:
+    """An unsent DefaultTTL is max(1 day, MinTTL) and an unsent MaxTTL max(1 year, DefaultTTL),
+    as the Developer Guide says, so a long MinTTL alone is not a TTL-order error."""
+    behavior = {
+        "TargetOriginId": "o",
+        "ViewerProtocolPolicy": "allow-all",
+        "ForwardedValues": {"QueryString": False, "Cookies": {"Forward": "none"}},
+        **sent,
+    }
+    config: Any = fill_distribution_config_defaults({**MINIMAL, "DefaultCacheBehavior": behavior})
+    got = config["DefaultCacheBehavior"]
+    assert (got["MinTTL"], got["DefaultTTL"], got["MaxTTL"]) == filled
+
+
 def test_defaults_skip_standard_only_fields_for_multi_tenant() -> None:
     """A tenant-only distribution gets no PriceClass or IsIPV6Enabled (standard-only fields)."""
     filled = fill_distribution_config_defaults({**MINIMAL, "ConnectionMode": "tenant-only"})
