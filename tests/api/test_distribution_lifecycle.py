@@ -206,13 +206,151 @@ def test_create_with_tags_and_tagging(server: ServerProcess) -> None:
     assert tags() == {"team": "edge", "env": "prod", "x": ""}
     cf.untag_resource(Resource=arn, TagKeys={"Items": ["team", "x", "absent"]})
     assert tags() == {"env": "prod"}
+    # The model lists NoSuchResource (not NoSuchDistribution) for the tagging operations.
+    missing = arn.replace(dist_id, "ENOSUCHDIST123")
+    for call in (
+        lambda: cf.list_tags_for_resource(Resource=missing),
+        lambda: cf.tag_resource(Resource=missing, Tags={"Items": [{"Key": "a", "Value": "b"}]}),
+        lambda: cf.untag_resource(Resource=missing, TagKeys={"Items": ["a"]}),
+    ):
+        with pytest.raises(ClientError) as caught:
+            call()
+        assert _error(caught) == ("NoSuchResource", 404)
+
+
+def _tags(*pairs: tuple[str, str]) -> dict[str, Any]:
+    return {"Items": [{"Key": k, "Value": v} for k, v in pairs]}
+
+
+@pytest.mark.parametrize(
+    ("name", "tags"),
+    [
+        ("empty key", _tags(("", "v"))),
+        ("key of 129", _tags(("k" * 129, "v"))),
+        ("value of 257", _tags(("k", "v" * 257))),
+        ("aws: prefix", _tags(("aws:cloudformation:stack", "v"))),
+        ("AWS: prefix", _tags(("AWS:thing", "v"))),
+        ("bad key character", _tags(("team#1", "v"))),
+        ("bad value character", _tags(("team", "a;b"))),
+        ("control character", _tags(("team", "a\tb"))),
+        ("repeated key", _tags(("team", "a"), ("team", "b"))),
+        ("51 tags", _tags(*((f"k{n}", "v") for n in range(51)))),
+    ],
+)
+def test_invalid_tags_are_invalid_tagging(server: ServerProcess, name: str, tags: Any) -> None:
+    """Tags CloudFront refuses are InvalidTagging on TagResource and CreateDistributionWithTags;
+    nothing is changed or created."""
+    cf = server.client(config=NO_VALIDATION)
+    created = cf.create_distribution_with_tags(
+        DistributionConfigWithTags={"DistributionConfig": _config(), "Tags": _tags(("ok", "1"))}
+    )
+    arn = created["Distribution"]["ARN"]
     with pytest.raises(ClientError) as caught:
-        cf.list_tags_for_resource(Resource=arn.replace(dist_id, "ENOSUCHDIST123"))
-    assert _error(caught) == ("NoSuchDistribution", 404)
+        cf.tag_resource(Resource=arn, Tags=tags)
+    assert _error(caught) == ("InvalidTagging", 400), name
+    config = _config()
+    with pytest.raises(ClientError) as caught:
+        cf.create_distribution_with_tags(
+            DistributionConfigWithTags={"DistributionConfig": config, "Tags": tags}
+        )
+    assert _error(caught) == ("InvalidTagging", 400), name
+    listed = cf.list_tags_for_resource(Resource=arn)["Tags"]["Items"]
+    assert listed == [{"Key": "ok", "Value": "1"}]
+    # Nothing was stored under the refused request's CallerReference: with good tags it creates.
+    made = cf.create_distribution_with_tags(
+        DistributionConfigWithTags={"DistributionConfig": config, "Tags": _tags(("ok", "2"))}
+    )
+    assert made["ResponseMetadata"]["HTTPStatusCode"] == 201
+
+
+def test_tag_limits_hold_across_requests_and_good_tags_pass(server: ServerProcess) -> None:
+    """50 tags in all is the limit (adding a 51st is InvalidTagging); Unicode letters, spaces
+    and `_ . : / = + - @` are fine; an `aws:` key cannot be removed either."""
+    cf = server.client()
+    arn = cf.create_distribution(DistributionConfig=_config())["Distribution"]["ARN"]
+    good = _tags(
+        ("Ünïcode Team", "Zürich / ops"), ("a_b.c:d/e=f+g-h@i", ""), ("k" * 128, "v" * 256)
+    )
+    cf.tag_resource(Resource=arn, Tags=good)
+    cf.tag_resource(Resource=arn, Tags=_tags(*((f"k{n}", "v") for n in range(47))))
+    assert len(cf.list_tags_for_resource(Resource=arn)["Tags"]["Items"]) == 50
+    with pytest.raises(ClientError) as caught:
+        cf.tag_resource(Resource=arn, Tags=_tags(("one-more", "v")))
+    assert _error(caught) == ("InvalidTagging", 400)
+    cf.tag_resource(Resource=arn, Tags=_tags(("k0", "replaced")))  # replacing adds nothing
+    with pytest.raises(ClientError) as caught:
+        cf.untag_resource(Resource=arn, TagKeys={"Items": ["aws:createdBy"]})
+    assert _error(caught) == ("InvalidTagging", 400)
+    listed = {
+        t["Key"]: t["Value"] for t in cf.list_tags_for_resource(Resource=arn)["Tags"]["Items"]
+    }
+    assert len(listed) == 50 and listed["k0"] == "replaced" and listed["Ünïcode Team"]
+
+
+@pytest.mark.parametrize(
+    ("resource", "code", "status"),
+    [
+        ("not-an-arn", "InvalidArgument", 400),
+        ("arn:aws:s3:::bucket", "InvalidArgument", 400),
+        ("arn:aws:cloudfront::123456789012:distribution/{id}", "AccessDenied", 403),
+        ("arn:aws-cn:cloudfront::000000000000:distribution/{id}", "NoSuchResource", 404),
+        ("arn:aws:cloudfront::000000000000:streaming-distribution/{id}", "NoSuchResource", 404),
+        ("arn:aws:cloudfront::000000000000:function/{id}", "NoSuchResource", 404),
+        ("arn:aws:cloudfront::000000000000:distribution/{id}/extra", "NoSuchResource", 404),
+    ],
+)
+def test_tagging_resource_arn_must_be_one_of_ours(
+    server: ServerProcess, resource: str, code: str, status: int
+) -> None:
+    """The ARN must be a CloudFront ARN (InvalidArgument) of our account (AccessDenied) naming
+    one of our distributions (NoSuchResource) on Tag, Untag and ListTagsForResource."""
+    cf = server.client(config=NO_VALIDATION)
+    dist_id = cf.create_distribution(DistributionConfig=_config())["Distribution"]["Id"]
+    arn = resource.format(id=dist_id)
+    for call in (
+        lambda: cf.list_tags_for_resource(Resource=arn),
+        lambda: cf.tag_resource(Resource=arn, Tags=_tags(("a", "b"))),
+        lambda: cf.untag_resource(Resource=arn, TagKeys={"Items": ["a"]}),
+    ):
+        with pytest.raises(ClientError) as caught:
+            call()
+        assert _error(caught) == (code, status), arn
+    ours = f"arn:aws:cloudfront::000000000000:distribution/{dist_id}"
+    assert cf.list_tags_for_resource(Resource=ours)["Tags"].get("Items", []) == []
+
+
+def test_replay_with_other_tags_is_another_request(server: ServerProcess) -> None:
+    """CreateDistributionWithTags replayed with the same CallerReference and config but other
+    (or no) tags is DistributionAlreadyExists; the same tags in another order replay it."""
+    cf = server.client()
+    config = _config()
+    tags = _tags(("team", "edge"), ("env", "ci"))
+    first = cf.create_distribution_with_tags(
+        DistributionConfigWithTags={"DistributionConfig": config, "Tags": tags}
+    )["Distribution"]
+    again = cf.create_distribution_with_tags(
+        DistributionConfigWithTags={
+            "DistributionConfig": config,
+            "Tags": _tags(("env", "ci"), ("team", "edge")),
+        }
+    )
+    assert again["Distribution"]["Id"] == first["Id"]
+    for call in (
+        lambda: cf.create_distribution_with_tags(
+            DistributionConfigWithTags={
+                "DistributionConfig": config,
+                "Tags": _tags(("team", "other"), ("env", "ci")),
+            }
+        ),
+        lambda: cf.create_distribution(DistributionConfig=config),
+    ):
+        with pytest.raises(ClientError) as caught:
+            call()
+        assert _error(caught) == ("DistributionAlreadyExists", 409)
 
 
 def test_list_distributions_pages_with_marker_and_paginator(server: ServerProcess) -> None:
-    """MaxItems/Marker pages (oldest first) and boto3's paginator both walk every distribution."""
+    """MaxItems/Marker pages (in Id order) and boto3's paginator both walk every distribution."""
     cf = server.client()
     mine = [
         cf.create_distribution(DistributionConfig=_config())["Distribution"]["Id"] for _ in range(3)
@@ -236,7 +374,7 @@ def test_list_distributions_pages_with_marker_and_paginator(server: ServerProces
         marker = listed["NextMarker"]
     assert pages >= 2
     assert len(seen) == len(set(seen))
-    assert [i for i in seen if i in mine] == mine  # oldest first
+    assert seen == sorted(seen) and set(mine) <= set(seen)  # Id order, like CloudFront
 
     walked = [
         s["Id"]
@@ -252,6 +390,29 @@ def test_list_distributions_pages_with_marker_and_paginator(server: ServerProces
     with pytest.raises(ClientError) as caught:
         cf.list_distributions(Marker="ENOTAMARKER0000")
     assert _error(caught) == ("InvalidArgument", 400)
+
+
+def test_paging_survives_deletes_between_pages(start_server: StartServer) -> None:
+    """boto3's paginator walks on when the marker's distribution (and one not reached yet) is
+    deleted between pages: every other distribution once, none deleted, in Id order."""
+    cf = start_server(args=["--edge-port", "-1"]).client()
+    made = {}
+    for _ in range(7):
+        created = cf.create_distribution(DistributionConfig=_config(Enabled=False))
+        made[created["Distribution"]["Id"]] = created["ETag"]
+    ids = sorted(made)
+    pages = cf.get_paginator("list_distributions").paginate(PaginationConfig={"PageSize": 2})
+    walked: list[str] = []
+    for number, page in enumerate(pages):
+        listed = page["DistributionList"]
+        walked += [s["Id"] for s in listed.get("Items", [])]
+        if number == 0:
+            assert listed["NextMarker"] == ids[1]
+            for gone in (ids[1], ids[4]):  # the marker itself, and one on a later page
+                cf.delete_distribution(Id=gone, IfMatch=made[gone])
+    assert walked == [ids[0], ids[1], ids[2], ids[3], ids[5], ids[6]]
+    direct = cf.list_distributions(Marker=ids[1], MaxItems="100")["DistributionList"]
+    assert [s["Id"] for s in direct["Items"]] == [ids[2], ids[3], ids[5], ids[6]]
 
 
 def test_seed_version_uris_serve_distributions(server: ServerProcess, api: SignedClient) -> None:
@@ -309,13 +470,22 @@ def test_caller_reference_reuse(server: ServerProcess) -> None:
 
 
 def test_cname_already_exists(server: ServerProcess) -> None:
-    """An alias another distribution holds (any case) is CNAMEAlreadyExists on create and update."""
+    """An alias another distribution holds (any case, with or without a trailing dot) is
+    CNAMEAlreadyExists on create and update."""
     cf = server.client()
     alias = f"{uuid.uuid4().hex[:10]}.example.com"
     cf.create_distribution(DistributionConfig=_config(Aliases={"Quantity": 1, "Items": [alias]}))
+    for same in (alias.upper(), f"{alias}.", f"{alias.upper()}."):
+        with pytest.raises(ClientError) as caught:
+            cf.create_distribution(
+                DistributionConfig=_config(Aliases={"Quantity": 1, "Items": [same]})
+            )
+        assert _error(caught) == ("CNAMEAlreadyExists", 409), same
+    dotted = f"dot.{alias}."
+    cf.create_distribution(DistributionConfig=_config(Aliases={"Quantity": 1, "Items": [dotted]}))
     with pytest.raises(ClientError) as caught:
         cf.create_distribution(
-            DistributionConfig=_config(Aliases={"Quantity": 1, "Items": [alias.upper()]})
+            DistributionConfig=_config(Aliases={"Quantity": 1, "Items": [dotted[:-1]]})
         )
     assert _error(caught) == ("CNAMEAlreadyExists", 409)
     other = cf.create_distribution(DistributionConfig=_config())
@@ -389,8 +559,39 @@ def test_no_such_distribution_everywhere(server: ServerProcess) -> None:
 
 def _origin(config: dict[str, Any], **changes: Any) -> dict[str, Any]:
     config = copy.deepcopy(config)
-    config["Origins"]["Items"][0].update(changes)
+    origin = config["Origins"]["Items"][0]
+    origin.update(changes)
+    for key in [k for k, v in origin.items() if v is None]:
+        del origin[key]
     return config
+
+
+def _custom(config: dict[str, Any], **changes: Any) -> dict[str, Any]:
+    config = copy.deepcopy(config)
+    config["Origins"]["Items"][0]["CustomOriginConfig"].update(changes)
+    return config
+
+
+def _header(config: dict[str, Any], name: str, value: str) -> dict[str, Any]:
+    items = [{"HeaderName": name, "HeaderValue": value}]
+    return _origin(config, CustomHeaders={"Quantity": 1, "Items": items})
+
+
+def _aliases(config: dict[str, Any], *names: str) -> dict[str, Any]:
+    return {**config, "Aliases": {"Quantity": len(names), "Items": list(names)}}
+
+
+def _with_behavior(config: dict[str, Any], **changes: Any) -> dict[str, Any]:
+    """`config` plus one legacy-settings cache behavior for `/p/*`, changed by `changes`."""
+    behavior = {
+        "PathPattern": "/p/*",
+        "TargetOriginId": "o",
+        "ViewerProtocolPolicy": "allow-all",
+        "ForwardedValues": {"QueryString": False, "Cookies": {"Forward": "none"}},
+        "MinTTL": 0,
+        **changes,
+    }
+    return {**config, "CacheBehaviors": {"Quantity": 1, "Items": [behavior]}}
 
 
 @pytest.mark.parametrize(
@@ -436,6 +637,97 @@ def _origin(config: dict[str, Any], **changes: Any) -> dict[str, Any]:
             "NoSuchOrigin",
             404,
         ),
+        (
+            "no origin type",
+            lambda: _origin(_config(), CustomOriginConfig=None),
+            "InvalidOrigin",
+            400,
+        ),
+        (
+            "two origin types",
+            lambda: _origin(_config(), S3OriginConfig={"OriginAccessIdentity": ""}),
+            "InvalidOrigin",
+            400,
+        ),
+        ("port 22", lambda: _custom(_config(), HTTPPort=22), "InvalidArgument", 400),
+        ("port 70000", lambda: _custom(_config(), HTTPSPort=70000), "InvalidArgument", 400),
+        (
+            "read timeout",
+            lambda: _custom(_config(), OriginReadTimeout=0),
+            "InvalidOriginReadTimeout",
+            400,
+        ),
+        (
+            "keep-alive timeout",
+            lambda: _custom(_config(), OriginKeepaliveTimeout=500),
+            "InvalidOriginKeepaliveTimeout",
+            400,
+        ),
+        ("header name", lambda: _header(_config(), "X Bad", "1"), "InvalidArgument", 400),
+        (
+            "header CR LF",
+            lambda: _header(_config(), "X-Ok", "1\r\nX-No: 2"),
+            "InvalidArgument",
+            400,
+        ),
+        ("Host header", lambda: _header(_config(), "Host", "h.example"), "InvalidArgument", 400),
+        ("X-Amz- header", lambda: _header(_config(), "x-amz-acl", "1"), "InvalidArgument", 400),
+        (
+            "TTL order in a cache behavior",
+            lambda: _with_behavior(_config(), MinTTL=100, DefaultTTL=10, MaxTTL=1000),
+            "InvalidTTLOrder",
+            400,
+        ),
+        (
+            "MaxTTL past 100 years",
+            lambda: _with_behavior(_config(), MaxTTL=3153600001),
+            "InvalidArgument",
+            400,
+        ),
+        (
+            "behavior with neither policy nor ForwardedValues",
+            lambda: {
+                **_config(),
+                "DefaultCacheBehavior": {
+                    "TargetOriginId": "o",
+                    "ViewerProtocolPolicy": "allow-all",
+                },
+            },
+            "InvalidArgument",
+            400,
+        ),
+        (
+            "behavior targeting an unknown origin",
+            lambda: _with_behavior(_config(), TargetOriginId="nowhere"),
+            "NoSuchOrigin",
+            404,
+        ),
+        (
+            "alias not a host name",
+            lambda: _aliases(_config(), "not a host"),
+            "InvalidArgument",
+            400,
+        ),
+        (
+            "alias twice",
+            lambda: _aliases(_config(), "Twice.example.com", "twice.example.com."),
+            "InvalidArgument",
+            400,
+        ),
+        (
+            "101 aliases",
+            lambda: _aliases(_config(), *(f"a{n}.example.com" for n in range(101))),
+            "TooManyDistributionCNAMEs",
+            400,
+        ),
+        ("Comment of 129", lambda: _config(Comment="c" * 129), "InvalidArgument", 400),
+        ("empty CallerReference", lambda: _config(CallerReference=""), "InvalidArgument", 400),
+        (
+            "continuous deployment policy",
+            lambda: _config(ContinuousDeploymentPolicyId="a1b2c3d4-5678-90ab-cdef-EXAMPLE11111"),
+            "NoSuchContinuousDeploymentPolicy",
+            404,
+        ),
     ],
 )
 def test_bad_configs_on_create(
@@ -461,7 +753,8 @@ def test_not_xml_and_wrong_root_are_malformed(server: ServerProcess, api: Signed
 
 
 def test_bad_updates(server: ServerProcess) -> None:
-    """Changing CallerReference is IllegalUpdate; a bad config on update is refused unchanged."""
+    """Changing CallerReference or Staging is IllegalUpdate; a bad config on update is refused
+    and nothing changes."""
     cf = server.client(config=NO_VALIDATION)
     created = cf.create_distribution(DistributionConfig=_config())
     dist_id, etag = created["Distribution"]["Id"], created["ETag"]
@@ -478,9 +771,39 @@ def test_bad_updates(server: ServerProcess) -> None:
             404,
         ),
         ({**config, "HttpVersion": "http9"}, "InvalidArgument", 400),
+        ({**config, "Staging": True}, "IllegalUpdate", 400),
+        (_with_behavior(config, MinTTL=5, DefaultTTL=1), "InvalidTTLOrder", 400),
+        (_header(config, "Transfer-Encoding", "chunked"), "InvalidArgument", 400),
+        (_custom(config, HTTPPort=8), "InvalidArgument", 400),
     ]
     for bad, code, status in refused:
         with pytest.raises(ClientError) as caught:
             cf.update_distribution(Id=dist_id, IfMatch=etag, DistributionConfig=bad)
         assert _error(caught) == (code, status)
     assert cf.get_distribution(Id=dist_id)["ETag"] == etag
+
+
+def test_staging_distribution_stays_staging(server: ServerProcess) -> None:
+    """A distribution created with Staging true is listed as staging and cannot become a
+    primary one (IllegalUpdate); other changes to it are fine."""
+    cf = server.client()
+    created = cf.create_distribution(DistributionConfig=_config(Staging=True))
+    dist_id, etag = created["Distribution"]["Id"], created["ETag"]
+    config = created["Distribution"]["DistributionConfig"]
+    assert config["Staging"] is True
+    with pytest.raises(ClientError) as caught:
+        cf.update_distribution(
+            Id=dist_id, IfMatch=etag, DistributionConfig={**config, "Staging": False}
+        )
+    assert _error(caught) == ("IllegalUpdate", 400)
+    changed = cf.update_distribution(
+        Id=dist_id, IfMatch=etag, DistributionConfig={**config, "Comment": "still staging"}
+    )
+    assert changed["Distribution"]["DistributionConfig"]["Staging"] is True
+    summary = next(
+        s
+        for p in cf.get_paginator("list_distributions").paginate()
+        for s in p["DistributionList"].get("Items", [])
+        if s["Id"] == dist_id
+    )
+    assert summary["Staging"] is True
