@@ -1,7 +1,8 @@
 """Realistic configs posted with boto3 to a real server come back identical everywhere.
 
-Identical means: what was sent, with CloudFront's documented defaults filled in
-(`fill_distribution_config_defaults`), from CreateDistribution, GetDistribution,
+Identical means: what was sent, with what CloudFront fills in (the literals of
+`distribution_configs.FILLED`, written from CloudFront's sample responses, not computed by the
+code under test), from CreateDistribution, GetDistribution,
 GetDistributionConfig, the ListDistributions summary, and again after an update that sends back
 what was read (as Terraform does). Literal spot checks keep the comparison from being vacuous,
 and botocore must find every required member of every response.
@@ -18,9 +19,8 @@ from typing import Any
 
 import pytest
 
-from invalidator.api.wire.distribution_defaults import fill_distribution_config_defaults
 from tests.support.botocore_capture import missing_required, output_shape, without_empty_items
-from tests.support.distribution_configs import ACM_ARN, CONFIGS, unique
+from tests.support.distribution_configs import ACM_ARN, CONFIGS, FILLED, unique, with_filled
 from tests.support.server import ACCESS_KEY_ID, SECRET_ACCESS_KEY, ServerProcess
 
 TAGS = [{"Key": "team", "Value": "edge"}, {"Key": "cost-center", "Value": "42"}]
@@ -127,8 +127,8 @@ def _summary(cf: Any, dist_id: str) -> dict[str, Any]:
 
 
 def test_literals_cover_every_config() -> None:
-    """Every config of the table has its spot checks."""
-    assert set(LITERALS) == set(CONFIGS)
+    """Every config of the table has its spot checks and its filled-in members."""
+    assert set(LITERALS) == set(CONFIGS) == set(FILLED)
 
 
 @pytest.mark.parametrize("name", CONFIGS)
@@ -137,7 +137,7 @@ def test_config_round_trips(server: ServerProcess, name: str) -> None:
     cf = server.client()
     token = uuid.uuid4().hex[:8]
     sent = unique(CONFIGS[name], token)
-    expected = without_empty_items(fill_distribution_config_defaults(sent))
+    expected = without_empty_items(with_filled(sent, FILLED[name]))
 
     if name in WITH_TAGS:
         created = cf.create_distribution_with_tags(

@@ -29,7 +29,15 @@ from tests.support.botocore_capture import (
     sent_body,
     without_empty_items,
 )
-from tests.support.distribution_configs import ACM_ARN, CONFIGS, CUSTOM_ORIGIN, MINIMAL, S3_SITE
+from tests.support.distribution_configs import (
+    ACM_ARN,
+    CONFIGS,
+    CUSTOM_ORIGIN,
+    FILLED,
+    MINIMAL,
+    S3_SITE,
+    with_filled,
+)
 
 NAMESPACE = cloudfront_namespace("2020-05-31")
 EXTRACT_SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "extract_shapes.py"
@@ -228,6 +236,14 @@ def test_defaults_match_cloudfronts_cli_example() -> None:
     origin: Any = filled["Origins"]
     assert origin["Items"][0]["CustomHeaders"] == {"Quantity": 0}
     assert origin["Items"][0]["ConnectionAttempts"] == 3
+
+
+@pytest.mark.parametrize("name", CONFIGS)
+def test_defaults_are_what_cloudfront_returns(name: str) -> None:
+    """Each table config is filled exactly as the hand-written `FILLED` literals say."""
+    assert fill_distribution_config_defaults(CONFIGS[name]) == with_filled(
+        CONFIGS[name], FILLED[name]
+    )
 
 
 def test_defaults_keep_explicit_values_and_do_not_mutate() -> None:
