@@ -11,16 +11,19 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from invalidator.cli.local import api_client
+from invalidator.cli.origin_config import config_for_origin
 from invalidator.settings import Settings, load_settings
 from invalidator.store.sqlite import SqliteStore
 from tests.support.botocore_capture import missing_required, offline_client, sent_body
 from tests.support.distribution_configs import MINIMAL, unique
 from tests.support.envelope import assert_error
+from tests.support.origin import Origin
 from tests.support.server import ACCESS_KEY_ID, SECRET_ACCESS_KEY, ServerProcess
 from tests.support.signing import SignedClient
 
@@ -62,9 +65,27 @@ def _complete(cf: Any, operation: str, response: dict[str, Any]) -> None:
 # --- the life cycle --------------------------------------------------------------------------
 
 
+def _invalidate_and_wait(cf: Any, dist_id: str, path: str) -> dict[str, Any]:
+    made = cf.create_invalidation(
+        DistributionId=dist_id,
+        InvalidationBatch={"Paths": {"Quantity": 1, "Items": [path]}, "CallerReference": path},
+    )
+    assert made["ResponseMetadata"]["HTTPStatusCode"] == 201
+    cf.get_waiter("invalidation_completed").wait(
+        DistributionId=dist_id,
+        Id=made["Invalidation"]["Id"],
+        WaiterConfig={"Delay": 1, "MaxAttempts": 20},
+    )
+    got: dict[str, Any] = cf.get_invalidation(DistributionId=dist_id, Id=made["Invalidation"]["Id"])
+    return got["Invalidation"]
+
+
 def test_create_read_update_disable_delete(server: ServerProcess) -> None:
-    """Create (201, Location, ETag, computed fields), get, get config, update twice, delete."""
+    """The whole life with boto3: create (201, Location, ETag, computed fields), get, get config,
+    update (a stale and a missing If-Match refused first), invalidate, delete refused while
+    enabled, disable, invalidate, delete; then NoSuchDistribution everywhere, invalidating too."""
     cf = server.client()
+    loose = server.client(config=NO_VALIDATION)  # may leave out IfMatch
     config = _config(Comment="life cycle")
     created = cf.create_distribution(DistributionConfig=config)
     _complete(cf, "CreateDistribution", created)
@@ -94,6 +115,14 @@ def test_create_read_update_disable_delete(server: ServerProcess) -> None:
     assert got_config["DistributionConfig"] == dist["DistributionConfig"]
 
     changed = {**got_config["DistributionConfig"], "Comment": "changed"}
+    with pytest.raises(ClientError) as caught:
+        cf.update_distribution(Id=dist_id, IfMatch="ESTALEETAG0000", DistributionConfig=changed)
+    assert _error(caught) == ("PreconditionFailed", 412)
+    with pytest.raises(ClientError) as caught:
+        loose.update_distribution(Id=dist_id, DistributionConfig=changed)
+    assert _error(caught) == ("InvalidIfMatchVersion", 400)
+    assert cf.get_distribution(Id=dist_id)["ETag"] == created["ETag"]  # neither changed it
+
     updated = cf.update_distribution(
         Id=dist_id, IfMatch=got_config["ETag"], DistributionConfig=changed
     )
@@ -102,6 +131,11 @@ def test_create_read_update_disable_delete(server: ServerProcess) -> None:
     assert updated["Distribution"]["DistributionConfig"]["Comment"] == "changed"
     assert updated["Distribution"]["LastModifiedTime"] > dist["LastModifiedTime"]
     assert updated["Distribution"]["Id"] == dist_id
+    assert _invalidate_and_wait(cf, dist_id, "/after-update")["Status"] == "Completed"
+
+    with pytest.raises(ClientError) as caught:
+        cf.delete_distribution(Id=dist_id, IfMatch=updated["ETag"])
+    assert _error(caught) == ("DistributionNotDisabled", 409)
 
     disabled = cf.update_distribution(
         Id=dist_id, IfMatch=updated["ETag"], DistributionConfig={**changed, "Enabled": False}
@@ -112,12 +146,29 @@ def test_create_read_update_disable_delete(server: ServerProcess) -> None:
         disabled["Distribution"]["LastModifiedTime"] > updated["Distribution"]["LastModifiedTime"]
     )
     assert cf.get_distribution(Id=dist_id)["ETag"] == disabled["ETag"]
+    assert _invalidate_and_wait(cf, dist_id, "/while-disabled")["Status"] == "Completed"
+    listed = cf.list_invalidations(DistributionId=dist_id)["InvalidationList"]["Items"]
+    assert len(listed) == 2
 
     deleted = cf.delete_distribution(Id=dist_id, IfMatch=disabled["ETag"])
     assert deleted["ResponseMetadata"]["HTTPStatusCode"] == 204
-    with pytest.raises(ClientError) as caught:
-        cf.get_distribution(Id=dist_id)
-    assert _error(caught) == ("NoSuchDistribution", 404)
+    gone: list[Callable[[], Any]] = [
+        lambda: cf.get_distribution(Id=dist_id),
+        lambda: cf.get_distribution_config(Id=dist_id),
+        lambda: cf.update_distribution(
+            Id=dist_id, IfMatch=disabled["ETag"], DistributionConfig=changed
+        ),
+        lambda: cf.delete_distribution(Id=dist_id, IfMatch=disabled["ETag"]),
+        lambda: cf.list_invalidations(DistributionId=dist_id),
+        lambda: cf.create_invalidation(
+            DistributionId=dist_id,
+            InvalidationBatch={"Paths": {"Quantity": 1, "Items": ["/x"]}, "CallerReference": "z"},
+        ),
+    ]
+    for call in gone:
+        with pytest.raises(ClientError) as caught:
+            call()
+        assert _error(caught) == ("NoSuchDistribution", 404)
 
 
 def test_invalidate_on_api_created_distribution(server: ServerProcess) -> None:
@@ -807,3 +858,31 @@ def test_staging_distribution_stays_staging(server: ServerProcess) -> None:
         if s["Id"] == dist_id
     )
     assert summary["Staging"] is True
+
+
+def test_domain_suffix_names_distributions_and_the_edge_routes_by_it(
+    start_server: StartServer,
+) -> None:
+    """With a non-default --domain-suffix, DomainName is `<id lowercased>.<suffix>` in every
+    answer, and the built-in edge serves the distribution under that name (not the default)."""
+    suffix = "cdn.example.test"
+    srv = start_server(args=["--domain-suffix", suffix])
+    cf = srv.client()
+    with Origin() as origin:
+        origin.set("/hello.txt", b"hello", headers=[("Cache-Control", "max-age=60")])
+        created = cf.create_distribution(DistributionConfig=config_for_origin(origin.url))
+        dist = created["Distribution"]
+        domain = f"{dist['Id'].lower()}.{suffix}"
+        assert dist["DomainName"] == domain
+        cf.get_waiter("distribution_deployed").wait(
+            Id=dist["Id"], WaiterConfig={"Delay": 1, "MaxAttempts": 20}
+        )
+        assert cf.get_distribution(Id=dist["Id"])["Distribution"]["DomainName"] == domain
+        listed = cf.list_distributions()["DistributionList"]["Items"]
+        assert [s["DomainName"] for s in listed] == [domain]
+        served = httpx.get(f"{srv.edge_url}/hello.txt", headers={"host": domain}, timeout=10)
+        assert (served.status_code, served.content) == (200, b"hello")
+        default_name = f"{dist['Id'].lower()}.{SUFFIX}"
+        other = httpx.get(f"{srv.edge_url}/hello.txt", headers={"host": default_name}, timeout=10)
+        assert other.status_code != 200
+        assert origin.count("/hello.txt") == 1
