@@ -214,8 +214,8 @@ print(json.dumps({"botocore": botocore.__version__,
 
 
 def test_newest_botocore_members_round_trip(server: ServerProcess) -> None:
-    """boto3 on the installed botocore (a fresh process: not the AWS CLI's vendored copy) sends
-    CustomOriginConfig.OriginHttpVersion, which is created (not MalformedXML) and read back."""
+    """boto3 on the installed botocore sends OriginHttpVersion; it round-trips."""
+    # In a fresh process: once this one has imported awscli, `botocore` is the CLI's older copy.
     config = unique(CONFIGS["minimal"], uuid.uuid4().hex[:8])
     config["Origins"]["Items"][0]["CustomOriginConfig"]["OriginHttpVersion"] = "http2"
     done = subprocess.run(

@@ -17,9 +17,7 @@ pytestmark = pytest.mark.slow
 
 
 def test_create_get_update_disable_delete(server: ServerProcess, tmp_path: Path) -> None:
-    """`create-distribution --origin-domain-name` (the CLI's own minimal config) through get,
-    get-config, update (stale and missing --if-match refused), invalidate, delete refused while
-    enabled, disable, invalidate, delete; then NoSuchDistribution, invalidating too."""
+    """The AWS CLI walks a whole life: CRUD, If-Match errors, invalidations, gone."""
     domain = f"{uuid.uuid4().hex[:8]}.example.com"  # the CLI's CallerReference is a timestamp
     created = json_of(
         aws_cloudfront(server.url, tmp_path, "create-distribution", "--origin-domain-name", domain)

@@ -277,8 +277,7 @@ def test_defaults_keep_explicit_values_and_do_not_mutate() -> None:
 def test_legacy_ttl_defaults_follow_the_ttls_sent(
     sent: dict[str, int], filled: tuple[int, int, int]
 ) -> None:
-    """An unsent DefaultTTL is max(1 day, MinTTL) and an unsent MaxTTL max(1 year, DefaultTTL),
-    as the Developer Guide says, so a long MinTTL alone is not a TTL-order error."""
+    """Unsent legacy TTLs: max(1 day, MinTTL) and max(1 year, DefaultTTL)."""
     behavior = {
         "TargetOriginId": "o",
         "ViewerProtocolPolicy": "allow-all",
@@ -512,8 +511,7 @@ def _not_covered(installed: dict[str, Any], packaged: dict[str, Any]) -> list[st
 
 
 def test_packaged_model_covers_every_installed_botocore() -> None:
-    """Every shape we serve is at least as new as each installed botocore's (boto3 and the AWS
-    CLI's vendored copy): a member a client can send is one we parse."""
+    """The packaged shapes cover each installed botocore's (boto3's, AWS CLI's)."""
     script = _extract_script()
     paths = script.installed_model_paths()
     assert any("awscli" not in path.parts for path in paths), paths  # botocore's own is found
