@@ -42,15 +42,35 @@ DEFAULT_OUTPUT = (
 )
 
 
-def default_model_path() -> Path:
-    """The installed botocore's CloudFront model (compressed or not)."""
-    import botocore  # type: ignore[import-untyped]
+def installed_model_paths() -> list[Path]:
+    """The CloudFront models of every installed botocore: the botocore distribution's own and
+    the copy the AWS CLI vendors (``awscli/botocore``), when present.
 
-    folder = Path(botocore.__file__).parent / "data" / "cloudfront" / API_VERSION
-    for name in ("service-2.json.gz", "service-2.json"):
-        if (folder / name).exists():
-            return folder / name
-    raise FileNotFoundError(f"no service-2.json(.gz) in {folder}")
+    Found through package metadata, not ``import botocore``: once ``awscli`` is imported, its
+    import alias makes ``botocore`` resolve to the vendored copy, which may be older.
+    """
+    from importlib import metadata
+
+    found: list[Path] = []
+    for dist_name, package in (("botocore", "botocore"), ("awscli", "awscli/botocore")):
+        try:
+            dist = metadata.distribution(dist_name)
+        except metadata.PackageNotFoundError:
+            continue
+        folder = Path(str(dist.locate_file(f"{package}/data/cloudfront/{API_VERSION}")))
+        for name in ("service-2.json.gz", "service-2.json"):
+            if (folder / name).exists():
+                found.append(folder / name)
+                break
+    return found
+
+
+def default_model_path() -> Path:
+    """The botocore distribution's CloudFront model (compressed or not)."""
+    paths = installed_model_paths()
+    if not paths or "awscli" in paths[0].parts:
+        raise FileNotFoundError(f"botocore's cloudfront/{API_VERSION}/service-2.json(.gz)")
+    return paths[0]
 
 
 def load_model(path: Path) -> dict[str, Any]:

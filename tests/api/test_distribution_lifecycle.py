@@ -1,45 +1,33 @@
-"""boto3 against a real server drives a distribution's whole life, and every error of issue 3."""
+"""boto3 against a real server drives a distribution's whole life: create, read, update,
+invalidate, disable, delete, list and page; the errors are in test_distribution_errors.py and
+test_distribution_tagging.py."""
 
 from __future__ import annotations
 
 import asyncio
-import copy
 import re
-import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
-from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from invalidator.cli.local import api_client
+from invalidator.cli.origin_config import config_for_origin
 from invalidator.settings import Settings, load_settings
 from invalidator.store.sqlite import SqliteStore
-from tests.support.botocore_capture import missing_required, offline_client, sent_body
-from tests.support.distribution_configs import MINIMAL, unique
-from tests.support.envelope import assert_error
+from tests.support.botocore_capture import offline_client, sent_body
+from tests.support.distribution_calls import NO_VALIDATION, assert_complete, error_of, fresh_config
+from tests.support.origin import Origin
 from tests.support.server import ACCESS_KEY_ID, SECRET_ACCESS_KEY, ServerProcess
 from tests.support.signing import SignedClient
 
 StartServer = Callable[..., ServerProcess]
-NO_VALIDATION = Config(parameter_validation=False, retries={"total_max_attempts": 1})
 SUFFIX = Settings().domain_suffix
 V = "2020-05-31"
-
-
-def _config(**changes: Any) -> dict[str, Any]:
-    """A minimal valid config with a fresh CallerReference (the session server is shared)."""
-    config = unique(MINIMAL, uuid.uuid4().hex[:10])
-    config.update(changes)
-    return config
-
-
-def _error(caught: pytest.ExceptionInfo[ClientError]) -> tuple[str, int]:
-    response = caught.value.response
-    return response["Error"]["Code"], response["ResponseMetadata"]["HTTPStatusCode"]
 
 
 def _store_in_progress(data_dir: Path, distribution_id: str) -> int:
@@ -53,21 +41,31 @@ def _store_in_progress(data_dir: Path, distribution_id: str) -> int:
     return asyncio.run(count())
 
 
-def _complete(cf: Any, operation: str, response: dict[str, Any]) -> None:
-    output = cf.meta.service_model.operation_model(operation).output_shape
-    body = {k: v for k, v in response.items() if k != "ResponseMetadata"}
-    assert missing_required(output, body) == [], operation
-
-
 # --- the life cycle --------------------------------------------------------------------------
 
 
+def _invalidate_and_wait(cf: Any, dist_id: str, path: str) -> dict[str, Any]:
+    made = cf.create_invalidation(
+        DistributionId=dist_id,
+        InvalidationBatch={"Paths": {"Quantity": 1, "Items": [path]}, "CallerReference": path},
+    )
+    assert made["ResponseMetadata"]["HTTPStatusCode"] == 201
+    cf.get_waiter("invalidation_completed").wait(
+        DistributionId=dist_id,
+        Id=made["Invalidation"]["Id"],
+        WaiterConfig={"Delay": 1, "MaxAttempts": 20},
+    )
+    got: dict[str, Any] = cf.get_invalidation(DistributionId=dist_id, Id=made["Invalidation"]["Id"])
+    return got["Invalidation"]
+
+
 def test_create_read_update_disable_delete(server: ServerProcess) -> None:
-    """Create (201, Location, ETag, computed fields), get, get config, update twice, delete."""
+    """boto3 walks a whole life: CRUD, If-Match errors, invalidations, delete rules, gone."""
     cf = server.client()
-    config = _config(Comment="life cycle")
+    loose = server.client(config=NO_VALIDATION)  # may leave out IfMatch
+    config = fresh_config(Comment="life cycle")
     created = cf.create_distribution(DistributionConfig=config)
-    _complete(cf, "CreateDistribution", created)
+    assert_complete(cf, "CreateDistribution", created)
     assert created["ResponseMetadata"]["HTTPStatusCode"] == 201
     dist = created["Distribution"]
     dist_id = dist["Id"]
@@ -85,23 +83,36 @@ def test_create_read_update_disable_delete(server: ServerProcess) -> None:
         Id=dist_id, WaiterConfig={"Delay": 1, "MaxAttempts": 20}
     )
     got = cf.get_distribution(Id=dist_id)
-    _complete(cf, "GetDistribution", got)
+    assert_complete(cf, "GetDistribution", got)
     assert got["ETag"] == created["ETag"]
     assert got["Distribution"] == {**dist, "Status": "Deployed"}
     got_config = cf.get_distribution_config(Id=dist_id)
-    _complete(cf, "GetDistributionConfig", got_config)
+    assert_complete(cf, "GetDistributionConfig", got_config)
     assert got_config["ETag"] == created["ETag"]
     assert got_config["DistributionConfig"] == dist["DistributionConfig"]
 
     changed = {**got_config["DistributionConfig"], "Comment": "changed"}
+    with pytest.raises(ClientError) as caught:
+        cf.update_distribution(Id=dist_id, IfMatch="ESTALEETAG0000", DistributionConfig=changed)
+    assert error_of(caught) == ("PreconditionFailed", 412)
+    with pytest.raises(ClientError) as caught:
+        loose.update_distribution(Id=dist_id, DistributionConfig=changed)
+    assert error_of(caught) == ("InvalidIfMatchVersion", 400)
+    assert cf.get_distribution(Id=dist_id)["ETag"] == created["ETag"]  # neither changed it
+
     updated = cf.update_distribution(
         Id=dist_id, IfMatch=got_config["ETag"], DistributionConfig=changed
     )
-    _complete(cf, "UpdateDistribution", updated)
+    assert_complete(cf, "UpdateDistribution", updated)
     assert updated["ETag"] != created["ETag"]
     assert updated["Distribution"]["DistributionConfig"]["Comment"] == "changed"
     assert updated["Distribution"]["LastModifiedTime"] > dist["LastModifiedTime"]
     assert updated["Distribution"]["Id"] == dist_id
+    assert _invalidate_and_wait(cf, dist_id, "/after-update")["Status"] == "Completed"
+
+    with pytest.raises(ClientError) as caught:
+        cf.delete_distribution(Id=dist_id, IfMatch=updated["ETag"])
+    assert error_of(caught) == ("DistributionNotDisabled", 409)
 
     disabled = cf.update_distribution(
         Id=dist_id, IfMatch=updated["ETag"], DistributionConfig={**changed, "Enabled": False}
@@ -112,18 +123,35 @@ def test_create_read_update_disable_delete(server: ServerProcess) -> None:
         disabled["Distribution"]["LastModifiedTime"] > updated["Distribution"]["LastModifiedTime"]
     )
     assert cf.get_distribution(Id=dist_id)["ETag"] == disabled["ETag"]
+    assert _invalidate_and_wait(cf, dist_id, "/while-disabled")["Status"] == "Completed"
+    listed = cf.list_invalidations(DistributionId=dist_id)["InvalidationList"]["Items"]
+    assert len(listed) == 2
 
     deleted = cf.delete_distribution(Id=dist_id, IfMatch=disabled["ETag"])
     assert deleted["ResponseMetadata"]["HTTPStatusCode"] == 204
-    with pytest.raises(ClientError) as caught:
-        cf.get_distribution(Id=dist_id)
-    assert _error(caught) == ("NoSuchDistribution", 404)
+    gone: list[Callable[[], Any]] = [
+        lambda: cf.get_distribution(Id=dist_id),
+        lambda: cf.get_distribution_config(Id=dist_id),
+        lambda: cf.update_distribution(
+            Id=dist_id, IfMatch=disabled["ETag"], DistributionConfig=changed
+        ),
+        lambda: cf.delete_distribution(Id=dist_id, IfMatch=disabled["ETag"]),
+        lambda: cf.list_invalidations(DistributionId=dist_id),
+        lambda: cf.create_invalidation(
+            DistributionId=dist_id,
+            InvalidationBatch={"Paths": {"Quantity": 1, "Items": ["/x"]}, "CallerReference": "z"},
+        ),
+    ]
+    for call in gone:
+        with pytest.raises(ClientError) as caught:
+            call()
+        assert error_of(caught) == ("NoSuchDistribution", 404)
 
 
 def test_invalidate_on_api_created_distribution(server: ServerProcess) -> None:
     """An API-made distribution takes invalidations; its batch count agrees with the store."""
     cf = server.client()
-    dist_id = cf.create_distribution(DistributionConfig=_config())["Distribution"]["Id"]
+    dist_id = cf.create_distribution(DistributionConfig=fresh_config())["Distribution"]["Id"]
     made = cf.create_invalidation(
         DistributionId=dist_id,
         InvalidationBatch={
@@ -157,7 +185,7 @@ def test_in_progress_batches_are_really_counted(tmp_path: Path, start_server: St
     async def offline() -> tuple[str, int]:
         # The in-process API on the store runs no propagation: its batches stay InProgress.
         async with api_client(settings) as client:
-            made = await client.create_distribution(_config())
+            made = await client.create_distribution(fresh_config())
             for n in range(3):
                 await client.create_invalidation(made["Id"], [f"/{n}"], f"ref-{n}")
             got, _ = await client.get_distribution(made["Id"])
@@ -170,7 +198,7 @@ def test_in_progress_batches_are_really_counted(tmp_path: Path, start_server: St
     # Deployed at once.
     srv = start_server(data_dir=data, args=["--edge-port", "-1"])
     cf = srv.client()
-    fresh = cf.create_distribution(DistributionConfig=_config())["Distribution"]
+    fresh = cf.create_distribution(DistributionConfig=fresh_config())["Distribution"]
     assert fresh["Status"] == "Deployed"
     listed = cf.list_invalidations(DistributionId=dist_id)["InvalidationList"]["Items"]
     for summary in listed:
@@ -181,48 +209,19 @@ def test_in_progress_batches_are_really_counted(tmp_path: Path, start_server: St
     assert _store_in_progress(data, dist_id) == 0
 
 
-def test_create_with_tags_and_tagging(server: ServerProcess) -> None:
-    """CreateDistributionWithTags stores tags; Tag/Untag/ListTagsForResource change, read them."""
-    cf = server.client()
-    created = cf.create_distribution_with_tags(
-        DistributionConfigWithTags={
-            "DistributionConfig": _config(),
-            "Tags": {"Items": [{"Key": "team", "Value": "edge"}, {"Key": "env", "Value": "ci"}]},
-        }
-    )
-    _complete(cf, "CreateDistributionWithTags", created)
-    assert created["ResponseMetadata"]["HTTPStatusCode"] == 201
-    dist_id = created["Distribution"]["Id"]
-    assert created["Location"] == f"{server.url}/{V}/distribution/{dist_id}"
-    arn = created["Distribution"]["ARN"]
-
-    def tags() -> dict[str, str]:
-        listed = cf.list_tags_for_resource(Resource=arn)
-        _complete(cf, "ListTagsForResource", listed)
-        return {t["Key"]: t.get("Value", "") for t in listed["Tags"].get("Items", [])}
-
-    assert tags() == {"team": "edge", "env": "ci"}
-    cf.tag_resource(Resource=arn, Tags={"Items": [{"Key": "env", "Value": "prod"}, {"Key": "x"}]})
-    assert tags() == {"team": "edge", "env": "prod", "x": ""}
-    cf.untag_resource(Resource=arn, TagKeys={"Items": ["team", "x", "absent"]})
-    assert tags() == {"env": "prod"}
-    with pytest.raises(ClientError) as caught:
-        cf.list_tags_for_resource(Resource=arn.replace(dist_id, "ENOSUCHDIST123"))
-    assert _error(caught) == ("NoSuchDistribution", 404)
-
-
 def test_list_distributions_pages_with_marker_and_paginator(server: ServerProcess) -> None:
-    """MaxItems/Marker pages (oldest first) and boto3's paginator both walk every distribution."""
+    """MaxItems/Marker pages (in Id order) and boto3's paginator both walk every distribution."""
     cf = server.client()
     mine = [
-        cf.create_distribution(DistributionConfig=_config())["Distribution"]["Id"] for _ in range(3)
+        cf.create_distribution(DistributionConfig=fresh_config())["Distribution"]["Id"]
+        for _ in range(3)
     ]
     seen: list[str] = []
     marker = ""
     pages = 0
     while True:
         page = cf.list_distributions(MaxItems="2", Marker=marker)
-        _complete(cf, "ListDistributions", page)
+        assert_complete(cf, "ListDistributions", page)
         listed = page["DistributionList"]
         assert listed["MaxItems"] == 2 and listed["Marker"] == marker
         items = listed.get("Items", [])
@@ -236,7 +235,7 @@ def test_list_distributions_pages_with_marker_and_paginator(server: ServerProces
         marker = listed["NextMarker"]
     assert pages >= 2
     assert len(seen) == len(set(seen))
-    assert [i for i in seen if i in mine] == mine  # oldest first
+    assert seen == sorted(seen) and set(mine) <= set(seen)  # Id order, like CloudFront
 
     walked = [
         s["Id"]
@@ -251,20 +250,42 @@ def test_list_distributions_pages_with_marker_and_paginator(server: ServerProces
 
     with pytest.raises(ClientError) as caught:
         cf.list_distributions(Marker="ENOTAMARKER0000")
-    assert _error(caught) == ("InvalidArgument", 400)
+    assert error_of(caught) == ("InvalidArgument", 400)
+
+
+def test_paging_survives_deletes_between_pages(start_server: StartServer) -> None:
+    """The paginator walks on when the marker's (and a later) distribution is deleted."""
+    cf = start_server(args=["--edge-port", "-1"]).client()
+    made = {}
+    for _ in range(7):
+        created = cf.create_distribution(DistributionConfig=fresh_config(Enabled=False))
+        made[created["Distribution"]["Id"]] = created["ETag"]
+    ids = sorted(made)
+    pages = cf.get_paginator("list_distributions").paginate(PaginationConfig={"PageSize": 2})
+    walked: list[str] = []
+    for number, page in enumerate(pages):
+        listed = page["DistributionList"]
+        walked += [s["Id"] for s in listed.get("Items", [])]
+        if number == 0:
+            assert listed["NextMarker"] == ids[1]
+            for gone in (ids[1], ids[4]):  # the marker itself, and one on a later page
+                cf.delete_distribution(Id=gone, IfMatch=made[gone])
+    assert walked == [ids[0], ids[1], ids[2], ids[3], ids[5], ids[6]]
+    direct = cf.list_distributions(Marker=ids[1], MaxItems="100")["DistributionList"]
+    assert [s["Id"] for s in direct["Items"]] == [ids[2], ids[3], ids[5], ids[6]]
 
 
 def test_seed_version_uris_serve_distributions(server: ServerProcess, api: SignedClient) -> None:
     """The 2013-05-12 URIs read a distribution, answering in that version's namespace."""
     cf = server.client()
-    dist_id = cf.create_distribution(DistributionConfig=_config())["Distribution"]["Id"]
+    dist_id = cf.create_distribution(DistributionConfig=fresh_config())["Distribution"]["Id"]
     got = api.send("GET", f"/2013-05-12/distribution/{dist_id}")
     assert got.status_code == 200
     assert b'xmlns="http://cloudfront.amazonaws.com/doc/2013-05-12/"' in got.content
     assert got.headers["etag"] == cf.get_distribution(Id=dist_id)["ETag"]
     config = api.send("GET", f"/2013-05-12/distribution/{dist_id}/config")
     assert config.status_code == 200 and b"<DistributionConfig" in config.content
-    body = sent_body(offline_client(), "create_distribution", DistributionConfig=_config())
+    body = sent_body(offline_client(), "create_distribution", DistributionConfig=fresh_config())
     created = api.send("POST", "/2013-05-12/distribution", body)
     assert created.status_code == 201, created.text
     new_id = re.search(rb"<Id>(E[A-Z0-9]+)</Id>", created.content)
@@ -275,7 +296,7 @@ def test_seed_version_uris_serve_distributions(server: ServerProcess, api: Signe
 
 def test_concurrent_identical_creates_make_one_distribution(server: ServerProcess) -> None:
     """SDK retries racing with the same CallerReference and config all get one distribution."""
-    config = _config()
+    config = fresh_config()
     clients = [server.client() for _ in range(8)]
     with ThreadPoolExecutor(max_workers=8) as pool:
         results = list(
@@ -292,195 +313,28 @@ def test_concurrent_identical_creates_make_one_distribution(server: ServerProces
     assert len(listed) == 1, ref
 
 
-# --- errors ----------------------------------------------------------------------------------
-
-
-def test_caller_reference_reuse(server: ServerProcess) -> None:
-    """Same CallerReference: same config replays the distribution, another config is a 409."""
-    cf = server.client()
-    config = _config()
-    first = cf.create_distribution(DistributionConfig=config)["Distribution"]
-    again = cf.create_distribution(DistributionConfig=copy.deepcopy(config))
-    assert again["Distribution"]["Id"] == first["Id"]
-    assert again["ETag"] == cf.get_distribution(Id=first["Id"])["ETag"]
-    with pytest.raises(ClientError) as caught:
-        cf.create_distribution(DistributionConfig={**config, "Comment": "another"})
-    assert _error(caught) == ("DistributionAlreadyExists", 409)
-
-
-def test_cname_already_exists(server: ServerProcess) -> None:
-    """An alias another distribution holds (any case) is CNAMEAlreadyExists on create and update."""
-    cf = server.client()
-    alias = f"{uuid.uuid4().hex[:10]}.example.com"
-    cf.create_distribution(DistributionConfig=_config(Aliases={"Quantity": 1, "Items": [alias]}))
-    with pytest.raises(ClientError) as caught:
-        cf.create_distribution(
-            DistributionConfig=_config(Aliases={"Quantity": 1, "Items": [alias.upper()]})
-        )
-    assert _error(caught) == ("CNAMEAlreadyExists", 409)
-    other = cf.create_distribution(DistributionConfig=_config())
-    config = other["Distribution"]["DistributionConfig"]
-    with pytest.raises(ClientError) as caught:
-        cf.update_distribution(
-            Id=other["Distribution"]["Id"],
-            IfMatch=other["ETag"],
-            DistributionConfig={**config, "Aliases": {"Quantity": 1, "Items": [alias]}},
-        )
-    assert _error(caught) == ("CNAMEAlreadyExists", 409)
-
-
-def test_if_match_rules(server: ServerProcess, api: SignedClient) -> None:
-    """Missing If-Match: InvalidIfMatchVersion; stale: PreconditionFailed; enabled: NotDisabled."""
-    cf = server.client()
-    created = cf.create_distribution(DistributionConfig=_config())
-    dist_id, etag = created["Distribution"]["Id"], created["ETag"]
-    config = created["Distribution"]["DistributionConfig"]
-    body = sent_body(
-        offline_client(), "update_distribution", Id=dist_id, IfMatch="x", DistributionConfig=config
-    )
-    path = f"/{V}/distribution/{dist_id}"
-    assert_error(
-        api.send("PUT", path + "/config", body),
-        400,
-        "InvalidIfMatchVersion",
-        re.compile(".+"),
-        operation="UpdateDistribution",
-    )
-    assert_error(
-        api.send("DELETE", path),
-        400,
-        "InvalidIfMatchVersion",
-        re.compile(".+"),
-        operation="DeleteDistribution",
-    )
-    updated = cf.update_distribution(Id=dist_id, IfMatch=etag, DistributionConfig=config)
-    for call in (
-        lambda: cf.update_distribution(Id=dist_id, IfMatch=etag, DistributionConfig=config),
-        lambda: cf.delete_distribution(Id=dist_id, IfMatch=etag),
-    ):
-        with pytest.raises(ClientError) as caught:
-            call()
-        assert _error(caught) == ("PreconditionFailed", 412)
-    with pytest.raises(ClientError) as caught:
-        cf.delete_distribution(Id=dist_id, IfMatch=updated["ETag"])
-    assert _error(caught) == ("DistributionNotDisabled", 409)
-    assert cf.get_distribution(Id=dist_id)["ETag"] == updated["ETag"]  # nothing changed
-
-
-def test_no_such_distribution_everywhere(server: ServerProcess) -> None:
-    """Every operation on an unknown id is NoSuchDistribution (404)."""
-    cf = server.client()
-    missing = "ENOSUCHDIST123"
-    calls: list[Callable[[], Any]] = [
-        lambda: cf.get_distribution(Id=missing),
-        lambda: cf.get_distribution_config(Id=missing),
-        lambda: cf.update_distribution(Id=missing, IfMatch="E1", DistributionConfig=_config()),
-        lambda: cf.delete_distribution(Id=missing, IfMatch="E1"),
-        lambda: cf.create_invalidation(
-            DistributionId=missing,
-            InvalidationBatch={"Paths": {"Quantity": 1, "Items": ["/a"]}, "CallerReference": "r"},
-        ),
-    ]
-    for call in calls:
-        with pytest.raises(ClientError) as caught:
-            call()
-        assert _error(caught) == ("NoSuchDistribution", 404)
-
-
-def _origin(config: dict[str, Any], **changes: Any) -> dict[str, Any]:
-    config = copy.deepcopy(config)
-    config["Origins"]["Items"][0].update(changes)
-    return config
-
-
-@pytest.mark.parametrize(
-    ("name", "make", "code", "status"),
-    [
-        (
-            "bad origin domain",
-            lambda: _origin(_config(), DomainName="not a host"),
-            "InvalidOrigin",
-            400,
-        ),
-        ("bad enum", lambda: _config(PriceClass="PriceClass_Cheap"), "InvalidArgument", 400),
-        (
-            "bad nested enum",
-            lambda: {
-                **_config(),
-                "DefaultCacheBehavior": {
-                    **MINIMAL["DefaultCacheBehavior"],
-                    "ViewerProtocolPolicy": "sometimes",
-                },
-            },
-            "InvalidArgument",
-            400,
-        ),
-        (
-            "missing required member",
-            lambda: {k: v for k, v in _config().items() if k != "Comment"},
-            "MalformedXML",
-            400,
-        ),
-        (
-            "quantity disagrees",
-            lambda: _config(Aliases={"Quantity": 2, "Items": ["q.example.com"]}),
-            "InconsistentQuantities",
-            400,
-        ),
-        (
-            "unknown target origin",
-            lambda: {
-                **_config(),
-                "DefaultCacheBehavior": {**MINIMAL["DefaultCacheBehavior"], "TargetOriginId": "x"},
-            },
-            "NoSuchOrigin",
-            404,
-        ),
-    ],
-)
-def test_bad_configs_on_create(
-    server: ServerProcess, name: str, make: Callable[[], dict[str, Any]], code: str, status: int
+def test_domain_suffix_names_distributions_and_the_edge_routes_by_it(
+    start_server: StartServer,
 ) -> None:
-    """A config CloudFront refuses is refused with its code and status (boto3, no validation)."""
-    cf = server.client(config=NO_VALIDATION)
-    with pytest.raises(ClientError) as caught:
-        cf.create_distribution(DistributionConfig=make())
-    assert _error(caught) == (code, status), name
-
-
-def test_not_xml_and_wrong_root_are_malformed(server: ServerProcess, api: SignedClient) -> None:
-    """A body that is not XML, or another document, is MalformedXML."""
-    for body in (b"this is not xml", b"<DistributionConfig><Comment>", b"<Tags/>"):
-        assert_error(
-            api.send("POST", f"/{V}/distribution", body),
-            400,
-            "MalformedXML",
-            re.compile(".+"),
-            operation="CreateDistribution",
+    """With --domain-suffix, DomainName is <id>.<suffix>; the edge serves that host."""
+    suffix = "cdn.example.test"
+    srv = start_server(args=["--domain-suffix", suffix])
+    cf = srv.client()
+    with Origin() as origin:
+        origin.set("/hello.txt", b"hello", headers=[("Cache-Control", "max-age=60")])
+        created = cf.create_distribution(DistributionConfig=config_for_origin(origin.url))
+        dist = created["Distribution"]
+        domain = f"{dist['Id'].lower()}.{suffix}"
+        assert dist["DomainName"] == domain
+        cf.get_waiter("distribution_deployed").wait(
+            Id=dist["Id"], WaiterConfig={"Delay": 1, "MaxAttempts": 20}
         )
-
-
-def test_bad_updates(server: ServerProcess) -> None:
-    """Changing CallerReference is IllegalUpdate; a bad config on update is refused unchanged."""
-    cf = server.client(config=NO_VALIDATION)
-    created = cf.create_distribution(DistributionConfig=_config())
-    dist_id, etag = created["Distribution"]["Id"], created["ETag"]
-    config = created["Distribution"]["DistributionConfig"]
-    refused = [
-        ({**config, "CallerReference": "another"}, "IllegalUpdate", 400),
-        (_origin(config, DomainName="bad domain!"), "InvalidOrigin", 400),
-        (
-            {
-                **config,
-                "DefaultCacheBehavior": {**config["DefaultCacheBehavior"], "TargetOriginId": "x"},
-            },
-            "NoSuchOrigin",
-            404,
-        ),
-        ({**config, "HttpVersion": "http9"}, "InvalidArgument", 400),
-    ]
-    for bad, code, status in refused:
-        with pytest.raises(ClientError) as caught:
-            cf.update_distribution(Id=dist_id, IfMatch=etag, DistributionConfig=bad)
-        assert _error(caught) == (code, status)
-    assert cf.get_distribution(Id=dist_id)["ETag"] == etag
+        assert cf.get_distribution(Id=dist["Id"])["Distribution"]["DomainName"] == domain
+        listed = cf.list_distributions()["DistributionList"]["Items"]
+        assert [s["DomainName"] for s in listed] == [domain]
+        served = httpx.get(f"{srv.edge_url}/hello.txt", headers={"host": domain}, timeout=10)
+        assert (served.status_code, served.content) == (200, b"hello")
+        default_name = f"{dist['Id'].lower()}.{SUFFIX}"
+        other = httpx.get(f"{srv.edge_url}/hello.txt", headers={"host": default_name}, timeout=10)
+        assert other.status_code != 200
+        assert origin.count("/hello.txt") == 1

@@ -1,7 +1,8 @@
 """Realistic configs posted with boto3 to a real server come back identical everywhere.
 
-Identical means: what was sent, with CloudFront's documented defaults filled in
-(`fill_distribution_config_defaults`), from CreateDistribution, GetDistribution,
+Identical means: what was sent, with what CloudFront fills in (the literals of
+`distribution_configs.FILLED`, written from CloudFront's sample responses, not computed by the
+code under test), from CreateDistribution, GetDistribution,
 GetDistributionConfig, the ListDistributions summary, and again after an update that sends back
 what was read (as Terraform does). Literal spot checks keep the comparison from being vacuous,
 and botocore must find every required member of every response.
@@ -9,15 +10,18 @@ and botocore must find every required member of every response.
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 import uuid
+from importlib import metadata
 from typing import Any
 
 import pytest
 
-from invalidator.api.wire.distribution_defaults import fill_distribution_config_defaults
 from tests.support.botocore_capture import missing_required, output_shape, without_empty_items
-from tests.support.distribution_configs import ACM_ARN, CONFIGS, unique
-from tests.support.server import ServerProcess
+from tests.support.distribution_configs import ACM_ARN, CONFIGS, FILLED, unique, with_filled
+from tests.support.server import ACCESS_KEY_ID, SECRET_ACCESS_KEY, ServerProcess
 
 TAGS = [{"Key": "team", "Value": "edge"}, {"Key": "cost-center", "Value": "42"}]
 
@@ -123,8 +127,8 @@ def _summary(cf: Any, dist_id: str) -> dict[str, Any]:
 
 
 def test_literals_cover_every_config() -> None:
-    """Every config of the table has its spot checks."""
-    assert set(LITERALS) == set(CONFIGS)
+    """Every config of the table has its spot checks and its filled-in members."""
+    assert set(LITERALS) == set(CONFIGS) == set(FILLED)
 
 
 @pytest.mark.parametrize("name", CONFIGS)
@@ -133,7 +137,7 @@ def test_config_round_trips(server: ServerProcess, name: str) -> None:
     cf = server.client()
     token = uuid.uuid4().hex[:8]
     sent = unique(CONFIGS[name], token)
-    expected = without_empty_items(fill_distribution_config_defaults(sent))
+    expected = without_empty_items(with_filled(sent, FILLED[name]))
 
     if name in WITH_TAGS:
         created = cf.create_distribution_with_tags(
@@ -192,3 +196,35 @@ def test_config_round_trips(server: ServerProcess, name: str) -> None:
     assert updated["Distribution"]["DistributionConfig"] == expected
     assert updated["ETag"] != created["ETag"]
     assert cf.get_distribution_config(Id=dist_id)["DistributionConfig"] == expected
+
+
+_BOTO3_ROUND_TRIP = """
+import json, sys
+import boto3, botocore
+cf = boto3.client(
+    "cloudfront", endpoint_url=sys.argv[1], region_name="us-east-1",
+    aws_access_key_id=sys.argv[2], aws_secret_access_key=sys.argv[3],
+)
+made = cf.create_distribution(DistributionConfig=json.load(sys.stdin))
+got = cf.get_distribution_config(Id=made["Distribution"]["Id"])
+print(json.dumps({"botocore": botocore.__version__,
+                  "created": made["Distribution"]["DistributionConfig"],
+                  "got": got["DistributionConfig"]}))
+"""
+
+
+def test_newest_botocore_members_round_trip(server: ServerProcess) -> None:
+    """boto3 on the installed botocore sends OriginHttpVersion; it round-trips."""
+    # In a fresh process: once this one has imported awscli, `botocore` is the CLI's older copy.
+    config = unique(CONFIGS["minimal"], uuid.uuid4().hex[:8])
+    config["Origins"]["Items"][0]["CustomOriginConfig"]["OriginHttpVersion"] = "http2"
+    done = subprocess.run(
+        [sys.executable, "-c", _BOTO3_ROUND_TRIP, server.url, ACCESS_KEY_ID, SECRET_ACCESS_KEY],
+        input=json.dumps(config), capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+    assert result["botocore"] == metadata.version("botocore")
+    for read in (result["created"], result["got"]):
+        custom = read["Origins"]["Items"][0]["CustomOriginConfig"]
+        assert custom["OriginHttpVersion"] == "http2"

@@ -87,8 +87,8 @@ def test_remote_errors_are_reported_without_traceback(server: ServerProcess) -> 
     checks = [
         (("distribution", "show", "ENOSUCHDIST123", *_remote(server)), "NoSuchDistribution"),
         (
-            ("distribution", "create", "--origin", "http://127.0.0.1:9", "--alias", alias.upper(),
-             *_remote(server)),
+            ("distribution", "create", "--origin", "http://127.0.0.1:1024",
+             "--alias", alias.upper(), *_remote(server)),
             "CNAMEAlreadyExists",
         ),
         (
@@ -146,11 +146,11 @@ def test_in_process_without_credentials_bootstraps_a_key(tmp_path: Path) -> None
     """In-process with no key configured: the first command creates one (shown once) and works."""
     data = str(tmp_path / "data")
     first = invalidator(
-        "distribution", "create", "--origin", "http://127.0.0.1:9", "--data-dir", data
+        "distribution", "create", "--origin", "http://127.0.0.1:1024", "--data-dir", data
     )
     assert "Created the first access key" in first.stderr
     dist_id = _ID_LINE.search(first.stdout)
     assert dist_id, first.stdout
     again = invalidator("distribution", "show", dist_id.group(1), "--data-dir", data)
     assert "Created the first access key" not in again.stderr
-    assert _field(again.stdout, "Origin") == "http://127.0.0.1:9"
+    assert _field(again.stdout, "Origin") == "http://127.0.0.1:1024"

@@ -3,6 +3,13 @@
 They use members across the model: S3 origin with OAI, custom origins with headers and TLS
 settings, an origin group, several cache behaviors (legacy TTLs and cache policies), aliases,
 logging, an ACM certificate, geo restriction, the cache tag header.
+
+`FILLED` says, as literals, what CloudFront adds to each of them when it answers (the members
+a request left out), independently of the code that fills them in; `with_filled` lays them
+over a config. Sources: the AWS CLI's example responses (awscli/examples/cloudfront/
+create-distribution.rst, get-distribution.rst, list-distributions.rst) and the API reference's
+defaults (ConnectionAttempts 3, ConnectionTimeout 10, OriginReadTimeout 30,
+OriginKeepaliveTimeout 5, HttpVersion http2, DefaultTTL one day, MaxTTL one year).
 """
 
 from __future__ import annotations
@@ -329,3 +336,160 @@ def unique(config: dict[str, Any], token: str) -> dict[str, Any]:
             for alias in aliases["Items"]
         ]
     return fresh
+
+
+# --- what CloudFront fills in -----------------------------------------------------------------
+
+_NONE = {"Quantity": 0}
+_HEAD_GET = {"Quantity": 2, "Items": ["HEAD", "GET"]}
+# An origin that sent none of these reads back with all of them.
+_ORIGIN = {
+    "OriginPath": "",
+    "CustomHeaders": _NONE,
+    "ConnectionAttempts": 3,
+    "ConnectionTimeout": 10,
+    "OriginShield": {"Enabled": False},
+    "OriginAccessControlId": "",
+}
+_CUSTOM_TIMEOUTS = {"OriginReadTimeout": 30, "OriginKeepaliveTimeout": 5}
+# A cache behavior that sent none of these (its AllowedMethods: GET and HEAD, cached).
+_BEHAVIOR = {
+    "TrustedSigners": {"Enabled": False, "Quantity": 0},
+    "TrustedKeyGroups": {"Enabled": False, "Quantity": 0},
+    "SmoothStreaming": False,
+    "Compress": False,
+    "LambdaFunctionAssociations": _NONE,
+    "FunctionAssociations": _NONE,
+    "FieldLevelEncryptionId": "",
+    "GrpcConfig": {"Enabled": False},
+    "AllowedMethods": {**_HEAD_GET, "CachedMethods": _HEAD_GET},
+}
+_FORWARDED = {"Headers": _NONE, "QueryStringCacheKeys": _NONE}  # legacy ForwardedValues
+_LEGACY_TTLS = {"DefaultTTL": 86400, "MaxTTL": 31536000}  # with MinTTL sent, no policy
+_LOGGING_OFF = {"Enabled": False, "IncludeCookies": False, "Bucket": "", "Prefix": ""}
+_NO_GEO = {"GeoRestriction": {"RestrictionType": "none", "Quantity": 0}}
+_DEFAULT_CERTIFICATE = {
+    "CloudFrontDefaultCertificate": True,
+    "SSLSupportMethod": "vip",
+    "MinimumProtocolVersion": "TLSv1",
+    "CertificateSource": "cloudfront",
+}
+
+
+def _but(base: dict[str, Any], *sent: str) -> dict[str, Any]:
+    """`base` without the members a config sent itself."""
+    return {k: v for k, v in base.items() if k not in sent}
+
+
+FILLED: dict[str, dict[str, Any]] = {
+    "s3-site": {
+        "OriginGroups": _NONE,
+        "WebACLId": "",
+        "Origins": {"Items": [_but(_ORIGIN, "OriginPath")]},
+        "DefaultCacheBehavior": _but(_BEHAVIOR, "Compress"),  # cache policy: no TTLs
+        "CacheBehaviors": {
+            "Items": [
+                _but(_BEHAVIOR, "AllowedMethods"),  # ForwardedValues complete, TTLs sent
+                _but(_BEHAVIOR, "TrustedKeyGroups", "FunctionAssociations"),
+            ]
+        },
+        "ViewerCertificate": {
+            "CloudFrontDefaultCertificate": False,
+            "Certificate": ACM_ARN,
+            "CertificateSource": "acm",
+        },
+    },
+    "custom-origin": {
+        "Aliases": _NONE,
+        "DefaultRootObject": "",
+        "CacheBehaviors": _NONE,
+        "CustomErrorResponses": _NONE,
+        "Restrictions": _NO_GEO,
+        "HttpVersion": "http2",
+        "Logging": _LOGGING_OFF,
+        "PriceClass": "PriceClass_All",
+        "IsIPV6Enabled": True,
+        "ViewerCertificate": _DEFAULT_CERTIFICATE,
+        "Origins": {
+            "Items": [
+                {"OriginAccessControlId": ""},
+                {**_ORIGIN, "CustomOriginConfig": _CUSTOM_TIMEOUTS},
+            ]
+        },
+        "DefaultCacheBehavior": {
+            **_but(_BEHAVIOR, "LambdaFunctionAssociations"),
+            "ForwardedValues": _FORWARDED,
+            **_LEGACY_TTLS,
+        },
+    },
+    "api-and-assets": {
+        "DefaultRootObject": "",
+        "OriginGroups": _NONE,
+        "CustomErrorResponses": _NONE,
+        "Restrictions": _NO_GEO,
+        "WebACLId": "",
+        "IsIPV6Enabled": True,
+        "ViewerCertificate": {
+            "CloudFrontDefaultCertificate": False,
+            "Certificate": "ASCAEXAMPLEIAMCERT01",
+            "CertificateSource": "iam",
+        },
+        "Origins": {
+            "Items": [
+                _but(_ORIGIN, "CustomHeaders"),
+                _but(_ORIGIN, "OriginAccessControlId"),
+            ]
+        },
+        "DefaultCacheBehavior": {
+            **_but(_BEHAVIOR, "Compress"),
+            "ForwardedValues": {"Headers": _NONE},
+        },
+        "CacheBehaviors": {
+            "Items": [
+                {**_BEHAVIOR, "ForwardedValues": _FORWARDED},
+                {
+                    **_but(_BEHAVIOR, "AllowedMethods"),
+                    "ForwardedValues": _but(_FORWARDED, "Headers"),
+                },
+                _BEHAVIOR,
+            ]
+        },
+    },
+    "minimal": {
+        "Aliases": _NONE,
+        "DefaultRootObject": "",
+        "OriginGroups": _NONE,
+        "CacheBehaviors": _NONE,
+        "CustomErrorResponses": _NONE,
+        "Restrictions": _NO_GEO,
+        "WebACLId": "",
+        "HttpVersion": "http2",
+        "Logging": _LOGGING_OFF,
+        "PriceClass": "PriceClass_All",
+        "IsIPV6Enabled": True,
+        "ViewerCertificate": _DEFAULT_CERTIFICATE,
+        "Origins": {"Items": [{**_ORIGIN, "CustomOriginConfig": _CUSTOM_TIMEOUTS}]},
+        "DefaultCacheBehavior": _BEHAVIOR,
+    },
+}
+
+
+def with_filled(sent: Any, filled: Any, path: str = "config") -> Any:
+    """`sent` with `filled` laid over it: members it lacks are added, nested ones merged, list
+    items merged by position. A filled member that was sent is an error in the literal (the
+    answer keeps what was sent), so the expectation cannot quietly override the request."""
+    if isinstance(filled, list):
+        assert isinstance(sent, list) and len(sent) == len(filled), path
+        return [
+            with_filled(s, f, f"{path}[{i}]")
+            for i, (s, f) in enumerate(zip(sent, filled, strict=True))
+        ]
+    assert isinstance(sent, dict) and isinstance(filled, dict), path
+    merged = copy.deepcopy(sent)
+    for key, value in filled.items():
+        if key not in sent:
+            merged[key] = copy.deepcopy(value)
+        else:
+            assert isinstance(value, dict | list), f"{path}.{key} was sent; it is not filled"
+            merged[key] = with_filled(sent[key], value, f"{path}.{key}")
+    return merged

@@ -106,7 +106,7 @@ def server_env(**extra: str) -> dict[str, str]:
 
 async def add_distribution(
     data_dir: Path,
-    origin_url: str = "http://127.0.0.1:9",
+    origin_url: str = "http://127.0.0.1:1024",
     tag_header: str | None = None,
     aliases: tuple[str, ...] = (),
 ) -> Distribution:

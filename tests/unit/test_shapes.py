@@ -9,6 +9,10 @@ defaults filled in.
 from __future__ import annotations
 
 import copy
+import importlib.util
+import json
+from importlib import resources
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -25,9 +29,19 @@ from tests.support.botocore_capture import (
     sent_body,
     without_empty_items,
 )
-from tests.support.distribution_configs import ACM_ARN, CONFIGS, CUSTOM_ORIGIN, MINIMAL, S3_SITE
+from tests.support.distribution_configs import (
+    ACM_ARN,
+    CONFIGS,
+    CUSTOM_ORIGIN,
+    FILLED,
+    MINIMAL,
+    S3_SITE,
+    with_filled,
+)
 
 NAMESPACE = cloudfront_namespace("2020-05-31")
+EXTRACT_SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "extract_shapes.py"
+REGENERATE = "regenerate it: .venv/bin/python scripts/extract_shapes.py (then commit the JSON)"
 
 
 # --- botocore plumbing ---------------------------------------------------------------------
@@ -224,6 +238,14 @@ def test_defaults_match_cloudfronts_cli_example() -> None:
     assert origin["Items"][0]["ConnectionAttempts"] == 3
 
 
+@pytest.mark.parametrize("name", CONFIGS)
+def test_defaults_are_what_cloudfront_returns(name: str) -> None:
+    """Each table config is filled exactly as the hand-written `FILLED` literals say."""
+    assert fill_distribution_config_defaults(CONFIGS[name]) == with_filled(
+        CONFIGS[name], FILLED[name]
+    )
+
+
 def test_defaults_keep_explicit_values_and_do_not_mutate() -> None:
     """Set members survive filling, the input is untouched, and policy behaviors get no TTLs."""
     original = copy.deepcopy(S3_SITE)
@@ -240,6 +262,31 @@ def test_defaults_keep_explicit_values_and_do_not_mutate() -> None:
     }
     custom = fill_distribution_config_defaults(CUSTOM_ORIGIN)["Origins"]
     assert custom["Items"][1]["CustomOriginConfig"]["OriginReadTimeout"] == 30  # type: ignore[index]
+
+
+@pytest.mark.parametrize(
+    ("sent", "filled"),
+    [
+        ({"MinTTL": 7}, (7, 86400, 31536000)),
+        ({"MinTTL": 100000}, (100000, 100000, 31536000)),
+        ({"MinTTL": 40000000}, (40000000, 40000000, 40000000)),
+        ({"MinTTL": 0, "DefaultTTL": 50000000}, (0, 50000000, 50000000)),
+        ({"MinTTL": 0, "MaxTTL": 60}, (0, 86400, 60)),  # kept as sent (InvalidTTLOrder later)
+    ],
+)
+def test_legacy_ttl_defaults_follow_the_ttls_sent(
+    sent: dict[str, int], filled: tuple[int, int, int]
+) -> None:
+    """Unsent legacy TTLs: max(1 day, MinTTL) and max(1 year, DefaultTTL)."""
+    behavior = {
+        "TargetOriginId": "o",
+        "ViewerProtocolPolicy": "allow-all",
+        "ForwardedValues": {"QueryString": False, "Cookies": {"Forward": "none"}},
+        **sent,
+    }
+    config: Any = fill_distribution_config_defaults({**MINIMAL, "DefaultCacheBehavior": behavior})
+    got = config["DefaultCacheBehavior"]
+    assert (got["MinTTL"], got["DefaultTTL"], got["MaxTTL"]) == filled
 
 
 def test_defaults_skip_standard_only_fields_for_multi_tenant() -> None:
@@ -417,3 +464,79 @@ def test_model_describes_operations(model: ShapeModel) -> None:
     )
     assert model.payload("DeleteDistribution", "output") is None
     assert model.operation("ListTagsForResource").output_payload == "Tags"
+
+
+# --- the packaged model ----------------------------------------------------------------------
+
+
+def _extract_script() -> Any:
+    spec = importlib.util.spec_from_file_location("extract_shapes", EXTRACT_SCRIPT)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _not_covered(installed: dict[str, Any], packaged: dict[str, Any]) -> list[str]:
+    """What the installed botocore's model has that the packaged one lacks or says otherwise."""
+    gaps: list[str] = []
+    for name, op in installed["operations"].items():
+        if packaged["operations"].get(name) != op:
+            gaps.append(f"operation {name}")
+    for name, shape in installed["shapes"].items():
+        ours = packaged["shapes"].get(name)
+        if ours is None:
+            gaps.append(f"shape {name}")
+            continue
+        for key in ("type", "flattened", "payload"):
+            if shape.get(key) != ours.get(key):
+                gaps.append(f"{name}.{key}")
+        if set(ours.get("required", ())) - set(shape.get("required", ())):
+            gaps.append(f"{name}.required (we require what botocore may omit)")
+        gaps += [
+            f"{name} enum value {v!r}"
+            for v in shape.get("enum", ())
+            if v not in ours.get("enum", ())
+        ]
+        for key in ("member", "key", "value"):
+            if shape.get(key) != ours.get(key):
+                gaps.append(f"{name}.{key}")
+        for member, spec in shape.get("members", {}).items():
+            if ours.get("members", {}).get(member) != spec:
+                gaps.append(f"{name}.{member}")
+        order = [m for m in ours.get("memberOrder", ()) if m in shape.get("members", {})]
+        if order != [m for m in shape.get("memberOrder", ()) if m in ours.get("members", {})]:
+            gaps.append(f"{name} member order")
+    return gaps
+
+
+def test_packaged_model_covers_every_installed_botocore() -> None:
+    """The packaged shapes cover each installed botocore's (boto3's, AWS CLI's)."""
+    script = _extract_script()
+    paths = script.installed_model_paths()
+    assert any("awscli" not in path.parts for path in paths), paths  # botocore's own is found
+    packaged = json.loads(
+        resources.files("invalidator.api.wire").joinpath("cloudfront_shapes.json").read_text()
+    )
+    for path in paths:
+        gaps = _not_covered(script.extract(script.load_model(path)), packaged)
+        assert not gaps, (
+            f"cloudfront_shapes.json is older than {path}; {REGENERATE}. "
+            f"Missing or different: {', '.join(gaps[:20])}"
+        )
+
+
+def test_coverage_check_finds_a_missing_member() -> None:
+    """The check above is not vacuous: a model without OriginHttpVersion is reported."""
+    script = _extract_script()
+    installed = script.extract(script.load_model(script.default_model_path()))
+    older = copy.deepcopy(installed)
+    custom = older["shapes"]["CustomOriginConfig"]
+    del custom["members"]["OriginHttpVersion"]
+    custom["memberOrder"].remove("OriginHttpVersion")
+    older["shapes"]["OriginHttpVersion"]["enum"].remove("http2")
+    assert set(_not_covered(installed, older)) == {
+        "CustomOriginConfig.OriginHttpVersion",
+        "OriginHttpVersion enum value 'http2'",
+    }
+    assert _not_covered(installed, installed) == []

@@ -10,11 +10,13 @@ from invalidator.api.routing import Call, Route, route
 from invalidator.api.versions import API_VERSIONS
 from invalidator.api.wire.distribution_xml import DistributionWire
 from invalidator.domain.distribution_service import DistributionService, DistributionView
-from invalidator.domain.errors import AccessDenied, InvalidArgument
+from invalidator.domain.errors import AccessDenied, InvalidArgument, NoSuchResource
 
 DISTRIBUTION_VERSIONS = frozenset(v for v in API_VERSIONS if v >= "2013-05-12")
 TAGGING_VERSIONS = frozenset(v for v in API_VERSIONS if v >= "2016-11-25")
-_ARN = re.compile(r"^arn:aws:cloudfront::(\d{12}):distribution/([A-Z0-9]+)$")
+# The model's ResourceARN pattern; what matches it names a CloudFront resource of some account.
+_CLOUDFRONT_ARN = re.compile(r"arn:aws(-cn)?:cloudfront::([0-9]+):(.*)")
+_DISTRIBUTION = re.compile(r"distribution/([A-Z0-9]+)")
 
 
 class DistributionOperations:
@@ -104,29 +106,45 @@ class DistributionOperations:
         )
         return Response(200, self._wire.distribution_list(page, call.version))
 
-    def _resource(self, call: Call) -> str:
+    def _resource(self, call: Call, operation: str | None = None) -> str:
+        """The distribution id a tagging call's `Resource` ARN names.
+
+        InvalidArgument when it is not a CloudFront ARN; AccessDenied for another account's
+        resource (as IAM answers); NoSuchResource for another partition or a resource type we
+        do not hold (only distributions take tags here).
+        """
         resource = call.request.query().get("Resource", "")
-        found = _ARN.match(resource)
+        found = _CLOUDFRONT_ARN.fullmatch(resource)
         if not found:
-            raise InvalidArgument(f"The resource {resource[:200]!r} is not a distribution ARN.")
-        distribution_id = found.group(2)
-        authorize(call.key, call.operation, distribution_id, self._account_id)
+            raise InvalidArgument(f"The resource {resource[:200]!r} is not a valid CloudFront ARN.")
+        partition_cn, account, name = found.groups()
+        operation = operation or call.operation
+        if account != self._account_id:
+            raise AccessDenied(
+                f"User: {call.key.access_key_id} is not authorized to perform: "
+                f"cloudfront:{operation} on resource: {resource[:200]}"
+            )
+        distribution = _DISTRIBUTION.fullmatch(name)
+        if partition_cn or not distribution:
+            raise NoSuchResource()
+        distribution_id = distribution.group(1)
+        authorize(call.key, operation, distribution_id, self._account_id)
         return distribution_id
 
     async def tagging(self, call: Call) -> Response:
         """TagResource (`?Operation=Tag`) and UntagResource (`?Operation=Untag`): 204."""
         operation = call.request.query().get("Operation")
-        distribution_id = self._resource(call)
+        if operation not in ("Tag", "Untag"):
+            raise InvalidArgument("The Operation parameter must be Tag or Untag.")
+        distribution_id = self._resource(call, f"{operation}Resource")
         if operation == "Tag":
             await self._service.tag_resource(
                 distribution_id, self._wire.parse_tags(call.request.body)
             )
-        elif operation == "Untag":
+        else:
             await self._service.untag_resource(
                 distribution_id, self._wire.parse_tag_keys(call.request.body)
             )
-        else:
-            raise InvalidArgument("The Operation parameter must be Tag or Untag.")
         return Response(204)
 
     async def list_tags(self, call: Call) -> Response:

@@ -13,11 +13,12 @@ from invalidator.domain.distributions import (
     new_distribution,
     retagged,
 )
-from invalidator.domain.errors import InvalidArgument, NoSuchDistribution
-from invalidator.domain.ids import IdSource
+from invalidator.domain.errors import InvalidArgument, NoSuchDistribution, NoSuchResource
+from invalidator.domain.ids import ID_LENGTH, IdSource
 from invalidator.domain.invalidations import parse_max_items
 from invalidator.domain.models import Distribution
 from invalidator.domain.ports import Propagation, Store
+from invalidator.domain.tag_rules import check_tag_keys, check_tags
 
 DEPLOYED = "Deployed"
 IN_PROGRESS = "InProgress"
@@ -34,7 +35,7 @@ class DistributionView:
 
 @dataclass(frozen=True)
 class DistributionPage:
-    """One page of ListDistributions (oldest first, like CloudFront)."""
+    """One page of ListDistributions, in Id order; `next_marker` is the page's last Id."""
 
     items: tuple[DistributionView, ...]
     marker: str
@@ -68,6 +69,7 @@ class DistributionService:
         self, config: dict[str, Any], tags: tuple[tuple[str, str], ...] = ()
     ) -> tuple[DistributionView, bool]:
         """A new distribution, or the existing one for a replayed identical request."""
+        check_tags(tags)
         candidate = new_distribution(
             ids=self._ids,
             now=self._clock.now(),
@@ -116,35 +118,61 @@ class DistributionService:
     async def list_distributions(
         self, marker: str, max_items: str | None, allowed: frozenset[str] | None = None
     ) -> DistributionPage:
-        """A page of distributions the caller may see, oldest first; Marker = an id."""
+        """A page of the distributions the caller may see, in Id order; Marker = an Id.
+
+        The page starts after the marker's place in that order, so a marker stays good when its
+        distribution is deleted between pages (CloudFront's NextMarker is the last Id too).
+        """
         limit = parse_max_items(max_items)
-        everything = [
-            d for d in await self._store.list_distributions() if allowed is None or d.id in allowed
-        ]
-        start = 0
-        if marker:
-            ids = [d.id for d in everything]
-            if marker not in ids:
-                raise InvalidArgument(f"The marker {marker[:64]!r} is not valid for this list.")
-            start = ids.index(marker) + 1
-        chunk = everything[start : start + limit]
-        truncated = start + limit < len(everything)
+        if marker and not _is_distribution_id(marker):
+            raise InvalidArgument(f"The marker {marker[:64]!r} is not valid for this list.")
+        everything = sorted(
+            (
+                d
+                for d in await self._store.list_distributions()
+                if allowed is None or d.id in allowed
+            ),
+            key=lambda d: d.id,
+        )
+        after = [d for d in everything if d.id > marker]
+        chunk = after[:limit]
+        truncated = len(after) > limit
         views = tuple([await self._view(d) for d in chunk])
         next_marker = chunk[-1].id if truncated and chunk else None
         return DistributionPage(views, marker, limit, next_marker)
 
     async def tag_resource(self, distribution_id: str, tags: tuple[tuple[str, str], ...]) -> None:
-        """Add or replace tags."""
-        await self._store.update_distribution(
-            distribution_id, lambda current, _: retagged(current, tags, ())
-        )
+        """Add or replace tags (InvalidTagging; NoSuchResource for an unknown distribution)."""
+        check_tags(tags)
+        await self._retag(distribution_id, tags, ())
 
     async def untag_resource(self, distribution_id: str, keys: tuple[str, ...]) -> None:
-        """Remove tags by key."""
-        await self._store.update_distribution(
-            distribution_id, lambda current, _: retagged(current, (), keys)
-        )
+        """Remove tags by key (InvalidTagging; NoSuchResource for an unknown distribution)."""
+        check_tag_keys(keys)
+        await self._retag(distribution_id, (), keys)
+
+    async def _retag(
+        self, distribution_id: str, add: tuple[tuple[str, str], ...], remove: tuple[str, ...]
+    ) -> None:
+        try:
+            await self._store.update_distribution(
+                distribution_id, lambda current, _: retagged(current, add, remove)
+            )
+        except NoSuchDistribution as exc:
+            raise NoSuchResource() from exc
 
     async def list_tags(self, distribution_id: str) -> tuple[tuple[str, str], ...]:
-        """The distribution's tags."""
-        return (await self.get_distribution(distribution_id)).distribution.tags
+        """The distribution's tags (NoSuchResource for an unknown distribution)."""
+        distribution = await self._store.get_distribution(distribution_id)
+        if distribution is None:
+            raise NoSuchResource()
+        return distribution.tags
+
+
+def _is_distribution_id(text: str) -> bool:
+    """Whether `text` has the shape of the Ids this service makes (`E` + 13 of A-Z, 0-9)."""
+    return (
+        len(text) == ID_LENGTH
+        and text.startswith("E")
+        and all(c.isascii() and (c.isupper() or c.isdigit()) for c in text)
+    )

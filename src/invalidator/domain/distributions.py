@@ -1,8 +1,9 @@
 """Distribution rules shared by every way of managing distributions (API and CLI).
 
-Create, update and delete run their checks inside the store's transaction (the `decide` /
-`change` / `check` functions below), so CallerReference idempotency, CNAME uniqueness and
-ETag preconditions hold under concurrency too.
+A config is checked against CloudFront's rules (`config_rules`) before anything else. Create,
+update and delete run their checks inside the store's transaction (the `decide` / `change` /
+`check` functions below), so CallerReference idempotency, CNAME uniqueness and ETag
+preconditions hold under concurrency too.
 """
 
 from __future__ import annotations
@@ -13,17 +14,20 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
+from invalidator.domain.config_rules import alias_key, check_config
 from invalidator.domain.errors import (
     CNAMEAlreadyExists,
     DistributionAlreadyExists,
     DistributionNotDisabled,
     IllegalUpdate,
     InvalidIfMatchVersion,
+    InvalidTagging,
     PreconditionFailed,
 )
 from invalidator.domain.ids import IdSource
 from invalidator.domain.models import Distribution
 from invalidator.domain.serving import serving_config
+from invalidator.domain.tag_rules import MAX_TAGS
 
 
 def new_etag(distribution_id: str, at: datetime, config: Mapping[str, Any]) -> str:
@@ -33,7 +37,9 @@ def new_etag(distribution_id: str, at: datetime, config: Mapping[str, Any]) -> s
 
 
 def with_config(distribution: Distribution, config: dict[str, Any], now: datetime) -> Distribution:
-    """The distribution carrying `config`, its serving fields re-derived (validating it)."""
+    """The distribution carrying `config` (checked against CloudFront's rules first), its
+    serving fields re-derived."""
+    check_config(config)
     serving = serving_config(distribution.id, distribution.domain_name, config)
     return replace(
         distribution,
@@ -70,7 +76,7 @@ def new_distribution(
         modified_at=now,
         etag="",
         config={},
-        tags=tags,
+        tags=tuple(sorted(tags)),
     )
     return with_config(blank, config, now)
 
@@ -78,18 +84,23 @@ def new_distribution(
 def check_aliases_free(
     aliases: tuple[str, ...], distribution_id: str, existing: list[Distribution]
 ) -> None:
-    """Aliases are unique across distributions (CNAMEAlreadyExists)."""
-    wanted = {a.lower() for a in aliases}
+    """Aliases are unique across distributions, ignoring case and a trailing dot
+    (CNAMEAlreadyExists)."""
+    wanted = {alias_key(a) for a in aliases}
     for other in existing:
-        if other.id != distribution_id and wanted & {a.lower() for a in other.aliases}:
+        if other.id != distribution_id and wanted & {alias_key(a) for a in other.aliases}:
             raise CNAMEAlreadyExists()
 
 
 def decide_create(candidate: Distribution, existing: list[Distribution]) -> Distribution | None:
-    """None to create `candidate`; the existing distribution for an identical replay; or raise."""
+    """None to create `candidate`; the existing distribution for an identical replay; or raise.
+
+    Identical means the same config and the same tags: CreateDistributionWithTags with other
+    tags (or CreateDistribution replaying a WithTags request) is another request to CloudFront.
+    """
     for other in existing:
         if other.caller_reference == candidate.caller_reference:
-            if other.config == candidate.config:
+            if other.config == candidate.config and sorted(other.tags) == sorted(candidate.tags):
                 return other
             raise DistributionAlreadyExists()
     check_aliases_free(candidate.aliases, candidate.id, existing)
@@ -111,10 +122,13 @@ def change_config(
     if_match: str | None,
     now: datetime,
 ) -> Distribution:
-    """UpdateDistribution's rules: If-Match, CallerReference fixed, aliases free."""
+    """UpdateDistribution's rules: If-Match, CallerReference and Staging fixed, aliases free."""
     require_if_match(if_match, current)
     if config.get("CallerReference") != current.caller_reference:
         raise IllegalUpdate("The CallerReference of a distribution cannot be changed.")
+    if bool(config.get("Staging", False)) != bool(current.config.get("Staging", False)):
+        # A staging distribution is made as one (CopyDistribution --staging) and stays one.
+        raise IllegalUpdate("The Staging value of a distribution cannot be changed.")
     updated = with_config(current, config, now)
     check_aliases_free(updated.aliases, current.id, existing)
     return updated
@@ -135,4 +149,6 @@ def retagged(
     for key in remove:
         tags.pop(key, None)
     tags.update(add)
+    if len(tags) > MAX_TAGS:
+        raise InvalidTagging(f"A resource can have at most {MAX_TAGS} tags.")
     return replace(current, tags=tuple(sorted(tags.items())))

@@ -158,6 +158,44 @@ class IllegalUpdate(SenderError):
     default_message = "The update contains modifications that are not allowed."
 
 
+class InvalidTTLOrder(SenderError):
+    default_message = (
+        "MinTTL, MaxTTL and DefaultTTL should follow order MinTTL less than or equal to "
+        "DefaultTTL less than or equal to MaxTTL"
+    )
+
+
+class TooManyDistributionCNAMEs(SenderError):
+    default_message = "Your request contains more CNAMEs than are allowed per distribution."
+
+
+class TooManyOriginCustomHeaders(SenderError):
+    default_message = "Your request contains too many origin custom headers."
+
+
+class InvalidOriginReadTimeout(SenderError):
+    default_message = "The read timeout specified for the origin is not valid."
+
+
+class InvalidOriginKeepaliveTimeout(SenderError):
+    default_message = "The keep alive timeout specified for the origin is not valid."
+
+
+class InvalidDefaultRootObject(SenderError):
+    default_message = (
+        "The default root object file name is too big or contains an invalid character."
+    )
+
+
+class NoSuchContinuousDeploymentPolicy(SenderError):
+    status = 404
+    default_message = "The continuous deployment policy doesn't exist."
+
+
+class InvalidTagging(SenderError):
+    default_message = "The tagging specified is not valid."
+
+
 class NoSuchEdge(SenderError):
     status = 404
     default_message = "The specified edge is not registered."

@@ -13,6 +13,8 @@ Sources, cited next to each default:
 - [cli-ex3]: the same file, examples 3 and 4 (2025 responses, for members added since).
 - [cli-list]: awscli/examples/cloudfront/list-distributions.rst (a 2024 response).
 - [api-ref]: the CloudFront API reference (docs.aws.amazon.com/cloudfront/latest/APIReference).
+- [dev-guide]: the CloudFront Developer Guide, "Values that you specify when you create or
+  update a distribution" (Default TTL, Maximum TTL).
 - [moto]: moto/cloudfront/models.py, which agrees unless noted.
 """
 
@@ -100,7 +102,12 @@ def _fill_cache_behavior(behavior: dict[str, Any]) -> None:
         # [cli-ex1]: the CLI's ForwardedValues has neither; CloudFront returns Quantity 0 for both.
         _fill(forwarded, {"Headers": _empty(), "QueryStringCacheKeys": _empty()})
         # Legacy cache settings carry TTLs; with a CachePolicyId CloudFront returns none [cli-ex3].
-        _fill(behavior, _LEGACY_TTLS)
+        _fill(behavior, {"MinTTL": _LEGACY_TTLS["MinTTL"]})
+        # [dev-guide] Default TTL: "If you change the value of Minimum TTL to more than 86400
+        # seconds, then the default value of Default TTL changes to the value of Minimum TTL";
+        # Maximum TTL likewise follows a Default TTL above 31536000.
+        _fill(behavior, {"DefaultTTL": max(_LEGACY_TTLS["DefaultTTL"], behavior["MinTTL"])})
+        _fill(behavior, {"MaxTTL": max(_LEGACY_TTLS["MaxTTL"], behavior["DefaultTTL"])})
 
 
 def _fill_viewer_certificate(config: dict[str, Any]) -> None:
