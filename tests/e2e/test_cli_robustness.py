@@ -24,7 +24,7 @@ CLIENT_COMMANDS = {
     "edges-list": ["edges", "list"],
     "distribution-list": ["distribution", "list"],
     "distribution-show": ["distribution", "show", "EXXXXXXXXXXXXX"],
-    "distribution-create": ["distribution", "create", "--origin", "http://127.0.0.1:9"],
+    "distribution-create": ["distribution", "create", "--origin", "http://127.0.0.1:1024"],
     "distribution-delete": ["distribution", "delete", "EXXXXXXXXXXXXX"],
 }
 

@@ -102,7 +102,7 @@ def test_in_process_cli_never_completes_invalidations(
                                  "--data-dir", str(data)], check=True, **env)  # fmt: skip
         assert dist.id in listed.stdout
         subprocess.run([sys.executable, "-m", "invalidator", "distribution", "create",
-                        "--origin", "http://127.0.0.1:9", "--data-dir", str(data)],
+                        "--origin", "http://127.0.0.1:1024", "--data-dir", str(data)],
                        check=True, **env)  # fmt: skip
         assert _in_process_invalidation(data, dist.id) == "InProgress"
         time.sleep(0.5)
