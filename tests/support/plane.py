@@ -111,7 +111,7 @@ class Plane:
             self.store, self.coordinator, self.clock, self.ids, "invalidator.test"
         )
         for link in self.links:
-            link.inner = LocalLink(self.coordinator, self.store)
+            link.inner = LocalLink(self.coordinator, self.store, in_process=False)
 
     async def restart(self) -> None:
         """A new coordinator process over the same store; calls in flight are lost."""
@@ -123,7 +123,7 @@ class Plane:
 
     def link(self) -> FaultLink:
         """A new edge's link to this plane."""
-        link = FaultLink(LocalLink(self.coordinator, self.store))
+        link = FaultLink(LocalLink(self.coordinator, self.store, in_process=False))
         self.links.append(link)
         return link
 

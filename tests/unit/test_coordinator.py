@@ -10,6 +10,7 @@ from invalidator.domain.distribution_service import DEPLOYED, IN_PROGRESS
 from invalidator.domain.invalidations import InvalidationService
 from invalidator.domain.models import InvalidationStatus
 from invalidator.propagation.coordinator import Coordinator
+from invalidator.propagation.local_link import LocalLink
 from tests.support.plane import LIMITS, Plane
 
 COMPLETED, IN_FLIGHT = InvalidationStatus.COMPLETED, InvalidationStatus.IN_PROGRESS
@@ -106,6 +107,23 @@ async def test_restart_completes_after_a_dead_edge_lease(plane: Plane) -> None:
     plane.clock.advance(1.15)
     assert await plane.coordinator.complete_ready() == []
     plane.clock.advance(0.1)
+    assert await plane.coordinator.complete_ready() == [invalidation.id]
+
+
+async def test_restart_forgets_the_previous_process_in_process_edge(plane: Plane) -> None:
+    """The built-in edge died with its control plane (cache and all): a new coordinator drops
+    its session at once and waits only for the remote edges."""
+    dist = await plane.create_distribution()
+    builtin = LocalLink(plane.coordinator, plane.store)  # in_process by default
+    await builtin.register("builtin", "http://builtin", None)
+    remote, _ = plane.edge("remote")
+    await remote.join()
+    assert {e.in_process for e in await plane.store.list_edges()} == {True, False}
+    invalidation = await plane.invalidate(dist, "/a")
+    await plane.restart()
+    assert [e.name for e in await plane.store.list_edges()] == ["remote"]
+    assert await plane.coordinator.complete_ready() == []  # the remote edge still owes its ack
+    await remote.poll_once(0)
     assert await plane.coordinator.complete_ready() == [invalidation.id]
 
 

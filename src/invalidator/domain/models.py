@@ -135,6 +135,7 @@ class EdgeRecord:
     url: str
     registered_at: datetime
     seen_at: datetime | None = None  # None: registered_at
+    in_process: bool = False  # the control plane's own (built-in) edge: dies with its process
 
 
 @dataclass(frozen=True)

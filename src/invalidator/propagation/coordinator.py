@@ -98,7 +98,12 @@ class Coordinator:
         self._config_pos = await self._store.config_positions()
         now = self._monotonic()
         long_ago = self._clock.now() - timedelta(seconds=self._forget_after)
-        for edge in await self._store.list_edges():
+        sessions = await self._store.list_edges()
+        # An in-process edge died with the control plane that ran it, cache and all (a new
+        # coordinator means a new process; `serve` holds the data-directory lock).
+        gone = [edge.id for edge in sessions if edge.in_process]
+        await self._store.delete_edges(gone)
+        for edge in (e for e in sessions if not e.in_process):
             self._leases.edges[edge.id] = EdgeLease(
                 edge.id, edge.name, edge.url, cursor=0,
                 expires_at=now + self._leases.lease_seconds + self._leases.margin_seconds,
@@ -153,12 +158,15 @@ class Coordinator:
 
     # -- the edges' side ------------------------------------------------------------------
 
-    async def register(self, name: str, url: str, cursor: int | None) -> LeaseGrant:
+    async def register(
+        self, name: str, url: str, cursor: int | None, *, in_process: bool = False
+    ) -> LeaseGrant:
         """An edge process starts, or comes back after being forgotten: a new session with its
-        own lease. `cursor` None: its cache is empty, so it starts at the head."""
+        own lease. `cursor` None: its cache is empty, so it starts at the head. `in_process`:
+        the edge runs in this process (forgotten at once by the next control plane)."""
         now_wall = self._clock.now()
         record = await self._store.register_edge(
-            EdgeRecord(self._ids.new_id("S"), name, url, now_wall, now_wall)
+            EdgeRecord(self._ids.new_id("S"), name, url, now_wall, now_wall, in_process)
         )
         head = self._head
         start = head if cursor is None else cursor

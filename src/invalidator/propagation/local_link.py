@@ -27,15 +27,22 @@ async def _translated(call: Awaitable[T]) -> T:
 
 
 class LocalLink:
-    """ControlPlaneLink straight to a Coordinator and Store."""
+    """ControlPlaneLink straight to a Coordinator and Store.
 
-    def __init__(self, coordinator: Coordinator, store: Store) -> None:
+    `in_process`: the edge lives in the control plane's process and dies with it, so the next
+    control plane forgets its session at once (tests that model remote edges pass False).
+    """
+
+    def __init__(self, coordinator: Coordinator, store: Store, *, in_process: bool = True) -> None:
         self._coordinator = coordinator
         self._store = store
+        self._in_process = in_process
 
     async def register(self, name: str, url: str, cursor: int | None) -> LeaseGrant:
         """Register with the coordinator."""
-        return await _translated(self._coordinator.register(name, url, cursor))
+        return await _translated(
+            self._coordinator.register(name, url, cursor, in_process=self._in_process)
+        )
 
     async def heartbeat(self, edge_id: str, cursor: int) -> LeaseGrant:
         """Renew the lease and acknowledge."""

@@ -567,9 +567,16 @@ class SqliteStore:
 
         def job(conn: sqlite3.Connection) -> EdgeRecord:
             conn.execute(
-                "INSERT INTO edge_sessions (id, name, url, registered_at, seen_at) "
-                "VALUES (?, ?, ?, ?, ?)",
-                (edge.id, edge.name, edge.url, time_text(edge.registered_at), time_text(seen)),
+                "INSERT INTO edge_sessions (id, name, url, registered_at, seen_at, in_process) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                (
+                    edge.id,
+                    edge.name,
+                    edge.url,
+                    time_text(edge.registered_at),
+                    time_text(seen),
+                    int(edge.in_process),
+                ),
             )
             return edge
 
@@ -578,10 +585,18 @@ class SqliteStore:
     async def list_edges(self) -> list[EdgeRecord]:
         """Every stored edge session."""
         rows = self._query(
-            "SELECT id, name, url, registered_at, seen_at FROM edge_sessions ORDER BY name, id"
+            "SELECT id, name, url, registered_at, seen_at, in_process FROM edge_sessions "
+            "ORDER BY name, id"
         )
         return [
-            EdgeRecord(r[0], r[1], r[2], datetime.fromisoformat(r[3]), datetime.fromisoformat(r[4]))
+            EdgeRecord(
+                r[0],
+                r[1],
+                r[2],
+                datetime.fromisoformat(r[3]),
+                datetime.fromisoformat(r[4]),
+                bool(r[5]),
+            )
             for r in rows
         ]
 
