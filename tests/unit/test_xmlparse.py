@@ -11,7 +11,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from invalidator.api.wire.invalidation_xml import read_invalidation_batch
+from invalidator.api.wire.invalidation_xml import (
+    invalidation_batch_document,
+    read_invalidation_batch,
+)
 from invalidator.api.wire.xmlparse import TooManyElements, parse_xml
 from invalidator.api.wire.xmltree import XmlElement, XmlWriter, cloudfront_namespace, xml_text
 from invalidator.domain.errors import BatchTooLarge, MalformedXML
@@ -481,18 +484,7 @@ def test_too_many_elements_names_the_element_and_stays_malformed_xml() -> None:
 
 def batch_body(paths: list[str]) -> bytes:
     """An InvalidationBatch with these paths, written by our own writer."""
-    w = XmlWriter()
-    w.open("InvalidationBatch", NS)
-    w.open("Paths")
-    w.leaf("Quantity", str(len(paths)))
-    w.open("Items")
-    for path in paths:
-        w.leaf("Path", path)
-    w.close("Items")
-    w.close("Paths")
-    w.leaf("CallerReference", "ref")
-    w.close("InvalidationBatch")
-    return w.to_bytes()
+    return invalidation_batch_document(tuple(paths), "ref", "2020-05-31")
 
 
 def test_batch_with_long_paths_is_read_whole() -> None:

@@ -18,6 +18,7 @@ import httpx
 
 from invalidator.api.auth.sigv4 import signed_headers
 from invalidator.api.versions import LATEST_VERSION
+from invalidator.api.wire.invalidation_xml import invalidation_batch_document
 from invalidator.api.wire.shapes import ShapeModel
 from invalidator.api.wire.xmlparse import parse_xml
 from invalidator.api.wire.xmltree import XmlElement, XmlWriter, cloudfront_namespace
@@ -188,18 +189,8 @@ class CloudFrontClient:
         self, distribution_id: str, paths: list[str], caller_reference: str
     ) -> InvalidationView:
         """CreateInvalidation."""
-        w = XmlWriter()
-        w.open("InvalidationBatch", cloudfront_namespace(LATEST_VERSION))
-        w.open("Paths")
-        w.leaf("Quantity", str(len(paths)))
-        w.open("Items")
-        for path in paths:
-            w.leaf("Path", path)
-        w.close("Items")
-        w.close("Paths")
-        w.leaf("CallerReference", caller_reference)
-        w.close("InvalidationBatch")
-        answer = await self.request("POST", self._inv_path(distribution_id), body=w.to_bytes())
+        body = invalidation_batch_document(tuple(paths), caller_reference, LATEST_VERSION)
+        answer = await self.request("POST", self._inv_path(distribution_id), body=body)
         return _invalidation(answer.root)
 
     async def get_invalidation(

@@ -86,21 +86,36 @@ def read_invalidation_batch(body: bytes, max_paths: int) -> BatchInput:
     return parse_invalidation_batch(root)
 
 
+def _write_batch(w: XmlWriter, paths: tuple[str, ...], caller_reference: str) -> None:
+    w.open("Paths")
+    w.leaf("Quantity", str(len(paths)))
+    if paths:
+        w.open("Items")
+        for path in paths:
+            w.leaf("Path", path)
+        w.close("Items")
+    w.close("Paths")
+    w.leaf("CallerReference", caller_reference)
+
+
 def _write_invalidation_body(w: XmlWriter, inv: Invalidation) -> None:
     w.leaf("Id", inv.id)
     w.leaf("Status", inv.status.value)
     w.leaf("CreateTime", format_timestamp(inv.create_time))
     w.open("InvalidationBatch")
-    w.open("Paths")
-    w.leaf("Quantity", str(len(inv.paths)))
-    if inv.paths:
-        w.open("Items")
-        for path in inv.paths:
-            w.leaf("Path", path)
-        w.close("Items")
-    w.close("Paths")
-    w.leaf("CallerReference", inv.caller_reference)
+    _write_batch(w, inv.paths, inv.caller_reference)
     w.close("InvalidationBatch")
+
+
+def invalidation_batch_document(
+    paths: tuple[str, ...], caller_reference: str, version: str
+) -> bytes:
+    """The `<InvalidationBatch>` request document (what our own clients send)."""
+    w = XmlWriter()
+    w.open("InvalidationBatch", cloudfront_namespace(version))
+    _write_batch(w, paths, caller_reference)
+    w.close("InvalidationBatch")
+    return w.to_bytes()
 
 
 def invalidation_document(inv: Invalidation, version: str) -> bytes:
