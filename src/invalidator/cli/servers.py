@@ -65,6 +65,7 @@ def uvicorn_server(app: Any, host: str, port: int) -> EmbeddedServer:
         access_log=False,
         http="httptools",
         server_header=False,
+        date_header=False,
         timeout_graceful_shutdown=10,
         timeout_keep_alive=30,
     )
