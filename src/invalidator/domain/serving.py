@@ -40,7 +40,7 @@ class Selection:
 
     mode: str = NONE  # none | whitelist | all
     names: frozenset[str] = frozenset()
-    _wildcards: re.Pattern[str] | None = field(default=None, compare=False, repr=False)
+    _wildcards: re.Pattern[str] | None = field(init=False, default=None, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         wild = [n for n in self.names if "*" in n or "?" in n]
@@ -95,7 +95,7 @@ class CacheBehavior:
     cookie_forward: Selection = SELECT_NONE
     viewer_headers: bool = True
     compress: bool = True
-    _pattern: re.Pattern[str] | None = field(default=None, compare=False, repr=False)
+    _pattern: re.Pattern[str] | None = field(init=False, default=None, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         if self.path_pattern != "*":
