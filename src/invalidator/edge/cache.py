@@ -113,7 +113,11 @@ class EdgeCache:
         found = None
         now = 0.0
         if entry is not None:
-            found = entry.get(selector_of(variant, entry.vary, request_headers))
+            one = entry.one
+            if one is not None and not entry.vary:  # the usual case: no tuple to build
+                found = one if one.selector[0] == variant else None
+            else:
+                found = entry.get(selector_of(variant, entry.vary, request_headers))
             if found is not None:
                 now = self._now()
                 if self._purged(key, found):

@@ -206,10 +206,12 @@ class ForwardedView(Mapping[str, str]):
     def __init__(self, behavior: CacheBehavior, headers: Mapping[str, str]) -> None:
         self._behavior = behavior
         self._headers = headers
-        self._memo: dict[str, str | None] = {}
+        self._memo: dict[str, str | None] | None = None  # made on first use: hits rarely do
 
     def __getitem__(self, name: str) -> str:
         memo = self._memo
+        if memo is None:
+            memo = self._memo = {}
         if name not in memo:
             memo[name] = forwarded_value(self._behavior, name, self._headers)
         value = memo[name]
