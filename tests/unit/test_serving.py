@@ -3,14 +3,22 @@
 from __future__ import annotations
 
 import copy
+import json
+from dataclasses import asdict
 from typing import Any
 
 import pytest
 
 from invalidator.api.wire.distribution_defaults import fill_distribution_config_defaults
 from invalidator.domain.errors import InvalidArgument, InvalidOrigin, NoSuchOrigin
-from invalidator.domain.serving import DEFAULT_TTL, MAX_TTL, serving_config
-from tests.support.distribution_configs import API_AND_ASSETS, CUSTOM_ORIGIN, MINIMAL, S3_SITE
+from invalidator.domain.serving import DEFAULT_TTL, MAX_TTL, ServingConfig, serving_config
+from tests.support.distribution_configs import (
+    API_AND_ASSETS,
+    CONFIGS,
+    CUSTOM_ORIGIN,
+    MINIMAL,
+    S3_SITE,
+)
 
 
 def _custom(
@@ -204,7 +212,7 @@ def test_cache_behaviors_in_order_with_their_origins_and_ttls() -> None:
     assert serving.behavior_for("/api/v1/x") is api
     assert serving.behavior_for("/site/main.css") is css
     assert serving.behavior_for("/index.html") is serving.default
-    assert serving.default.query_key.names == frozenset({"page"})
+    assert serving.default.query_key.names == ("page",)
 
 
 def test_path_patterns_match_like_cloudfront() -> None:
@@ -242,7 +250,7 @@ def test_legacy_forwarded_values() -> None:
     assert behavior.header_key == ("origin",)
     assert behavior.cookie_key.mode == "whitelist" and behavior.cookie_key.selects("session")
     assert not behavior.cookie_key.selects("other")
-    assert behavior.query_forward.mode == "all" and behavior.query_key.names == {"w", "h"}
+    assert behavior.query_forward.mode == "all" and behavior.query_key.names == ("h", "w")
     assert behavior.caches and behavior.viewer_headers
     config = copy.deepcopy(MINIMAL)
     config["DefaultCacheBehavior"] = {
@@ -278,3 +286,15 @@ def test_cache_policies_managed_and_unknown() -> None:
     assert custom.query_key.mode == "none" and custom.query_forward.mode == "all"
     assert custom.header_forward.selects("x-anything") and custom.cookie_forward.selects("c")
     assert custom.header_key == () and custom.cookie_key.mode == "none"
+
+
+@pytest.mark.parametrize("name", ["api-and-assets", "s3-site", "custom-origin", "minimal"])
+def test_serving_config_round_trips_through_json(name: str) -> None:
+    """`asdict` is plain JSON and `from_dict` rebuilds an equal config (for standalone edges)."""
+    serving = _serve(CONFIGS[name])
+    carried = json.loads(json.dumps(asdict(serving)))
+    again = ServingConfig.from_dict(carried)
+    assert again == serving
+    assert [b.matches("/media/x") for b in again.cache_behaviors] == [
+        b.matches("/media/x") for b in serving.cache_behaviors
+    ]

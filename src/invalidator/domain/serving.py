@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
@@ -36,24 +36,36 @@ class Selection:
     """A choice of names (query parameters, headers or cookies): none, all, or a whitelist.
 
     Header names are kept lowercased; cookie names may hold CloudFront's `*` and `?` wildcards.
+    Plain data (`dataclasses.asdict` gives JSON), so it travels to standalone edges.
     """
 
     mode: str = NONE  # none | whitelist | all
-    names: frozenset[str] = frozenset()
-    _wildcards: re.Pattern[str] | None = field(init=False, default=None, compare=False, repr=False)
+    names: tuple[str, ...] = ()  # sorted, without repeats
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "names", tuple(sorted(set(self.names))))
+
+    @cached_property
+    def _exact(self) -> frozenset[str]:
+        return frozenset(self.names)
+
+    @cached_property
+    def _wildcards(self) -> re.Pattern[str] | None:
         wild = [n for n in self.names if "*" in n or "?" in n]
-        if wild:
-            object.__setattr__(self, "_wildcards", re.compile("|".join(map(_glob, wild))))
+        return re.compile("|".join(map(_glob, wild))) if wild else None
+
+    def lists(self, name: str) -> bool:
+        """Whether `name` is one of the names, literally (no wildcard)."""
+        return name in self._exact
 
     def selects(self, name: str) -> bool:
-        """Whether `name` is chosen."""
+        """Whether `name` is chosen (wildcards apply)."""
         if self.mode == ALL:
             return True
         if self.mode == NONE:
             return False
-        return name in self.names or bool(self._wildcards and self._wildcards.fullmatch(name))
+        wildcards = self._wildcards
+        return name in self._exact or bool(wildcards and wildcards.fullmatch(name))
 
     def union(self, other: Selection | None) -> Selection:
         """Everything either selection chooses."""
@@ -61,7 +73,7 @@ class Selection:
             return self
         if other.mode == ALL or self.mode == NONE:
             return other
-        return Selection(WHITELIST, self.names | other.names)
+        return Selection(WHITELIST, (*self.names, *other.names))
 
 
 SELECT_ALL = Selection(ALL)
@@ -95,17 +107,19 @@ class CacheBehavior:
     cookie_forward: Selection = SELECT_NONE
     viewer_headers: bool = True
     compress: bool = True
-    _pattern: re.Pattern[str] | None = field(init=False, default=None, compare=False, repr=False)
 
-    def __post_init__(self) -> None:
-        if self.path_pattern != "*":
-            pattern = self.path_pattern
-            pattern = pattern if pattern.startswith(("/", "*")) else f"/{pattern}"
-            object.__setattr__(self, "_pattern", re.compile(_glob(pattern), re.DOTALL))
+    @cached_property
+    def _pattern(self) -> re.Pattern[str] | None:
+        if self.path_pattern == "*":
+            return None
+        pattern = self.path_pattern
+        pattern = pattern if pattern.startswith(("/", "*")) else f"/{pattern}"
+        return re.compile(_glob(pattern), re.DOTALL)
 
     def matches(self, path: str) -> bool:
         """Whether this behavior's PathPattern (case-sensitive, `*` and `?`) matches `path`."""
-        return self._pattern is None or self._pattern.fullmatch(path) is not None
+        pattern = self._pattern
+        return pattern is None or pattern.fullmatch(path) is not None
 
     @property
     def caches(self) -> bool:
@@ -153,12 +167,56 @@ class ServingConfig:
             query_forward=query, query_key=query,
         )  # fmt: skip
 
+    @staticmethod
+    def from_dict(data: Mapping[str, Any]) -> ServingConfig:
+        """Rebuild a config from `dataclasses.asdict(config)` (as JSON carries it)."""
+        default = data.get("default_behavior")
+        return ServingConfig(
+            distribution_id=str(data["distribution_id"]),
+            domain_name=str(data["domain_name"]),
+            aliases=tuple(str(a) for a in data["aliases"]),
+            origin_url=str(data["origin_url"]),
+            origin_headers=tuple((str(k), str(v)) for k, v in data["origin_headers"]),
+            min_ttl=int(data["min_ttl"]),
+            default_ttl=int(data["default_ttl"]),
+            max_ttl=int(data["max_ttl"]),
+            forward_query_strings=bool(data["forward_query_strings"]),
+            enabled=bool(data["enabled"]),
+            tag_header=None if data.get("tag_header") is None else str(data["tag_header"]),
+            cache_behaviors=tuple(_behavior_from(b) for b in data.get("cache_behaviors") or ()),
+            default_behavior=None if default is None else _behavior_from(default),
+        )
+
     def behavior_for(self, path: str) -> CacheBehavior:
         """The first cache behavior whose PathPattern matches `path`, else the default."""
         for behavior in self.cache_behaviors:
             if behavior.matches(path):
                 return behavior
         return self.default
+
+
+def _selection_from(data: Mapping[str, Any]) -> Selection:
+    return Selection(str(data["mode"]), tuple(str(n) for n in data["names"]))
+
+
+def _behavior_from(data: Mapping[str, Any]) -> CacheBehavior:
+    return CacheBehavior(
+        path_pattern=str(data["path_pattern"]),
+        origin_url=str(data["origin_url"]),
+        origin_headers=tuple((str(k), str(v)) for k, v in data["origin_headers"]),
+        min_ttl=int(data["min_ttl"]),
+        default_ttl=int(data["default_ttl"]),
+        max_ttl=int(data["max_ttl"]),
+        query_forward=_selection_from(data["query_forward"]),
+        query_key=_selection_from(data["query_key"]),
+        header_key=tuple(str(h) for h in data["header_key"]),
+        header_forward=_selection_from(data["header_forward"]),
+        forward_all_headers=bool(data["forward_all_headers"]),
+        cookie_key=_selection_from(data["cookie_key"]),
+        cookie_forward=_selection_from(data["cookie_forward"]),
+        viewer_headers=bool(data["viewer_headers"]),
+        compress=bool(data["compress"]),
+    )
 
 
 def _glob(pattern: str) -> str:
@@ -283,18 +341,17 @@ def _behavior(
         policy = managed_cache_policy(str(raw["CachePolicyId"]))
         extra = managed_origin_request_policy(raw.get("OriginRequestPolicyId")) or KeyValues()
         key = policy.key
-        query_key = Selection(key.query_strings, frozenset(key.query_names))
-        cookie_key = Selection(key.cookies, frozenset(key.cookie_names))
+        query_key = Selection(key.query_strings, key.query_names)
+        cookie_key = Selection(key.cookies, key.cookie_names)
         return CacheBehavior(
             path_pattern=pattern, origin_url=url, origin_headers=custom,
             min_ttl=policy.min_ttl, default_ttl=policy.default_ttl, max_ttl=policy.max_ttl,
-            query_forward=query_key.union(Selection(extra.query_strings,
-                                                    frozenset(extra.query_names))),
+            query_forward=query_key.union(Selection(extra.query_strings, extra.query_names)),
             query_key=query_key,
             header_key=tuple(sorted(key.header_names)),
-            header_forward=Selection(extra.headers, frozenset(extra.header_names)),
+            header_forward=Selection(extra.headers, extra.header_names),
             cookie_key=cookie_key,
-            cookie_forward=Selection(extra.cookies, frozenset(extra.cookie_names)),
+            cookie_forward=Selection(extra.cookies, extra.cookie_names),
             viewer_headers=False,
             compress=key.compressed,
         )  # fmt: skip
@@ -306,11 +363,11 @@ def _behavior(
         raise InvalidArgument("TTLs must satisfy 0 <= MinTTL <= DefaultTTL <= MaxTTL.")
     forwarded = raw.get("ForwardedValues") or {}
     query = SELECT_ALL if bool(forwarded.get("QueryString", True)) else SELECT_NONE
-    query_names = frozenset(str(n) for n in _items(forwarded.get("QueryStringCacheKeys")))
+    query_names = tuple(str(n) for n in _items(forwarded.get("QueryStringCacheKeys")))
     headers = {str(h).lower() for h in _items(forwarded.get("Headers"))}
     cookies = forwarded.get("Cookies") or {}
     mode = str(cookies.get("Forward", NONE))
-    cookie_names = frozenset(str(n) for n in _items(cookies.get("WhitelistedNames")))
+    cookie_names = tuple(str(n) for n in _items(cookies.get("WhitelistedNames")))
     return CacheBehavior(
         path_pattern=pattern, origin_url=url, origin_headers=custom,
         min_ttl=min_ttl, default_ttl=default_ttl, max_ttl=max_ttl,

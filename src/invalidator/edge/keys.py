@@ -67,7 +67,7 @@ def select_query(query: str, selection: Selection) -> str:
     """The parameters of a (normalized) query that `selection` chooses, in order."""
     if selection.mode != WHITELIST or not query:
         return "" if selection.mode == NONE else query
-    kept = [p for p in query.split("&") if unquote(p.partition("=")[0]) in selection.names]
+    kept = [p for p in query.split("&") if selection.lists(unquote(p.partition("=")[0]))]
     return "&".join(kept)
 
 
