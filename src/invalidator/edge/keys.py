@@ -195,6 +195,28 @@ def origin_headers(
     return out
 
 
+def with_edge_headers(
+    behavior: CacheBehavior,
+    headers: list[tuple[str, str]],
+    viewer: Mapping[str, str],
+    client_ip: str | None,
+    via: str,
+) -> list[tuple[str, str]]:
+    """`origin_headers` plus what the edge sets: the viewer's Host when the behavior keys on it,
+    the origin's custom headers (replacing the viewer's), Via and X-Forwarded-For appended to."""
+    if "host" in behavior.header_key and "host" in viewer:
+        headers = [*headers, ("host", viewer["host"])]
+    custom = {name.lower() for name, _ in behavior.origin_headers}
+    out = [(n, v) for n, v in headers if n not in custom]
+    out.extend(behavior.origin_headers)
+    previous = viewer.get("via")
+    out.append(("via", f"{previous}, {via}" if previous else via))
+    if client_ip:
+        forwarded = viewer.get("x-forwarded-for")
+        out.append(("x-forwarded-for", f"{forwarded}, {client_ip}" if forwarded else client_ip))
+    return out
+
+
 class ForwardedView(Mapping[str, str]):
     """The request headers as the origin sees them, computed per name on first use.
 

@@ -38,6 +38,7 @@ from invalidator.edge.keys import (
     origin_headers,
     select_query,
     variant_key,
+    with_edge_headers,
 )
 from invalidator.edge.responses import (
     ERROR,
@@ -540,17 +541,7 @@ class EdgeProxy:
         method and body); None when an error answer was sent instead."""
         behavior = request.behavior
         headers = origin_headers(behavior, request.headers, request.folded, cacheable=cacheable)
-        if "host" in behavior.header_key and "host" in request.folded:
-            headers.append(("host", request.folded["host"]))
-        custom = {name.lower() for name, _ in behavior.origin_headers}
-        headers = [(n, v) for n, v in headers if n not in custom]
-        headers.extend(behavior.origin_headers)
-        via = request.folded.get("via")
-        headers.append(("via", f"{via}, {VIA}" if via else VIA))
-        if request.client_ip:
-            forwarded = request.folded.get("x-forwarded-for")
-            ip = request.client_ip
-            headers.append(("x-forwarded-for", f"{forwarded}, {ip}" if forwarded else ip))
+        headers = with_edge_headers(behavior, headers, request.folded, request.client_ip, VIA)
         if validators is not None:
             if validators.etag:
                 headers.append(("if-none-match", validators.etag))
