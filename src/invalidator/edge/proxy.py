@@ -72,7 +72,6 @@ Send = Callable[[Message], Awaitable[None]]
 FlightKey = tuple[str, str, str, str]
 
 _MISSING = "\x00"
-_ANSWER_DROPS = frozenset({b"content-length", b"age", b"via", b"x-cache"})
 _CLIENT_DEFAULTS = ("accept", "accept-encoding", "user-agent")
 
 
