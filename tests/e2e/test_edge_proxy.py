@@ -7,75 +7,12 @@ import socket
 import time
 import tracemalloc
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass, replace
 from email.utils import formatdate
-from typing import Any
 
-import httpx
 import pytest
 
-from invalidator.domain.serving import ServingConfig
-from invalidator.edge.cache import EdgeCache
-from invalidator.edge.proxy import EdgeProxy
+from tests.support.edge_harness import HOST, MAX60, Edge, running_edge
 from tests.support.origin import Origin
-from tests.support.uvicorn_server import serve_in_loop
-
-HOST = "d111111abcdef8.cloudfront.net"
-MAX60 = [("Cache-Control", "max-age=60")]
-
-
-class Gate:
-    """The test's ServeGate: a log position and an open/closed switch."""
-
-    def __init__(self) -> None:
-        self.pos = 0
-        self.open = True
-
-    def position(self) -> int:
-        return self.pos
-
-    def may_serve_from_cache(self) -> bool:
-        return self.open
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 5000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-@dataclass
-class Edge:
-    client: httpx.AsyncClient
-    proxy: EdgeProxy
-    cache: EdgeCache
-    gate: Gate
-    clock: Clock
-    origin: Origin
-
-    async def get(self, path: str, host: str = HOST, **kw: Any) -> httpx.Response:
-        return await self.client.get(path, headers={"host": host, **kw.pop("headers", {})}, **kw)
-
-    def purge(self, *items: str, dist: str = "E1") -> None:
-        self.cache.purge(dist, items, self.gate.pos + 1)  # recorded before the position moves
-        self.gate.pos += 1
-
-    def serve(self, dist: str, host: str, **fields: Any) -> None:
-        self.proxy.upsert_distribution(distribution(self.origin, dist, host, **fields))
-
-
-def distribution(
-    origin: Origin, dist: str = "E1", host: str = HOST, **fields: Any
-) -> ServingConfig:
-    base = ServingConfig(
-        distribution_id=dist, domain_name=host, aliases=("www.example.com",),
-        origin_url=origin.url, origin_headers=(("X-Origin-Secret", "s3cret"),),
-        min_ttl=0, default_ttl=86400, max_ttl=31536000, forward_query_strings=True,
-        enabled=True, tag_header="Cache-Tag",
-    )  # fmt: skip
-    return replace(base, **fields)
 
 
 @pytest.fixture
@@ -86,13 +23,8 @@ def origin() -> Iterator[Origin]:
 
 @pytest.fixture
 async def edge(origin: Origin) -> AsyncIterator[Edge]:
-    clock = Clock()
-    cache = EdgeCache(max_bytes=64 << 20, max_object_bytes=1 << 20, monotonic=clock)
-    gate = Gate()
-    proxy = EdgeProxy(cache, gate, connect_timeout=1.0, read_timeout=1.0)
-    proxy.set_distributions([distribution(origin)])
-    async with serve_in_loop(proxy) as url, httpx.AsyncClient(base_url=url, timeout=30) as client:
-        yield Edge(client, proxy, cache, gate, clock, origin)
+    async with running_edge(origin) as running:
+        yield running
 
 
 async def test_miss_then_hit_with_age_and_via(edge: Edge) -> None:

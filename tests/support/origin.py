@@ -6,9 +6,14 @@
         origin.count("/a.txt")  # requests that reached the origin for this path
 
 Each resource has a status, headers, body (or a generated body of `stream_size` bytes sent in
-chunks, so huge bodies cost no memory), a delay before answering and an optional
-`threading.Event` the response waits for. Every request is recorded (method, path, query,
-headers, body). Served by a real uvicorn in a background thread; safe to drive from any thread.
+chunks, so huge bodies cost no memory, optionally `chunk_delay` apart), a delay before answering
+and an optional `threading.Event` the response waits for. With `revalidate` it answers a
+matching If-None-Match / If-Modified-Since with a 304 (headers `not_modified_headers`, else its
+own); with `echo` its body is the raw path and query it was asked for. Resources are found by
+raw path first (so `/a%2Fb` and `/a/b` can differ), then decoded path. Every request is
+recorded (method, path, raw path, query, headers, body), and each streamed body's fate:
+`streamed(path)` tells how many bytes were sent and whether the client left before the end.
+Served by a real uvicorn in a background thread; safe to drive from any thread.
 """
 
 from __future__ import annotations
@@ -34,6 +39,19 @@ class Resource:
     delay: float = 0.0
     stream_size: int | None = None  # generated body of this many bytes, streamed
     hold: threading.Event | None = None  # answer only once this is set
+    chunk_delay: float = 0.0  # pause between the chunks of a streamed body
+    revalidate: bool = False  # answer matching conditional requests with a 304
+    not_modified_headers: list[tuple[str, str]] | None = None  # the 304's headers
+    echo: bool = False  # the body is the raw path and query asked for
+    chunked: bool = False  # send no Content-Length (chunked transfer encoding)
+
+
+@dataclass
+class Streamed:
+    """What became of one streamed body."""
+
+    sent: int = 0
+    left_early: bool = False  # the client disconnected before the whole body was sent
 
 
 @dataclass(frozen=True)
@@ -45,6 +63,7 @@ class Seen:
     query: str
     headers: dict[str, str]
     body: bytes
+    raw_path: str = ""
 
 
 class Origin:
@@ -55,6 +74,7 @@ class Origin:
         self._resources: dict[str, Resource] = {}
         self._counts: Counter[str] = Counter()
         self.seen: list[Seen] = []
+        self._streams: dict[str, list[Streamed]] = {}
         self._server = ThreadedUvicorn(self._app, lifespan="off")
         self.url = self._server.url
         self.port = self._server.port
@@ -86,6 +106,11 @@ class Origin:
         with self._lock:
             return next(s for s in reversed(self.seen) if s.path == path)
 
+    def streamed(self, path: str) -> list[Streamed]:
+        """The streamed bodies sent for `path` so far."""
+        with self._lock:
+            return list(self._streams.get(path, []))
+
     async def _app(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         body = b""
         while True:
@@ -93,32 +118,79 @@ class Origin:
             body += message.get("body", b"")
             if not message.get("more_body"):
                 break
+        raw_path = (scope.get("raw_path") or scope["path"].encode()).decode("latin-1")
         seen = Seen(
             method=scope["method"],
             path=scope["path"],
             query=scope["query_string"].decode("latin-1"),
             headers={k.decode().lower(): v.decode("latin-1") for k, v in scope["headers"]},
             body=body,
+            raw_path=raw_path,
         )
         with self._lock:
             self._counts[seen.path] += 1
             self.seen.append(seen)
-            resource = self._resources.get(seen.path)
+            resource = self._resources.get(raw_path) or self._resources.get(seen.path)
         if resource is None:
             resource = Resource(b"not found", status=404, headers=[("Cache-Control", "no-store")])
         if resource.hold is not None:
             await asyncio.to_thread(resource.hold.wait, 30)
         if resource.delay:
             await asyncio.sleep(resource.delay)
+        if resource.revalidate and _not_modified(seen.headers, resource.headers):
+            headers = resource.not_modified_headers
+            headers = resource.headers if headers is None else headers
+            encoded = [(n.lower().encode(), v.encode()) for n, v in headers]
+            await send({"type": "http.response.start", "status": 304, "headers": encoded})
+            await send({"type": "http.response.body", "body": b""})
+            return
+        payload = resource.body
+        if resource.echo:
+            payload = f"{raw_path}?{seen.query}".encode("latin-1")
         headers = [(n.lower().encode(), v.encode()) for n, v in resource.headers]
-        size = resource.stream_size if resource.stream_size is not None else len(resource.body)
-        headers.append((b"content-length", str(size).encode()))
+        size = resource.stream_size if resource.stream_size is not None else len(payload)
+        if not resource.chunked:
+            headers.append((b"content-length", str(size).encode()))
         await send({"type": "http.response.start", "status": resource.status, "headers": headers})
         if resource.stream_size is None:
-            await send({"type": "http.response.body", "body": resource.body})
+            await send({"type": "http.response.body", "body": payload})
             return
-        left = resource.stream_size
-        while left > 0:
-            chunk = CHUNK[: min(left, len(CHUNK))]
-            left -= len(chunk)
-            await send({"type": "http.response.body", "body": chunk, "more_body": left > 0})
+        await self._stream(seen.path, resource, receive, send)
+
+    async def _stream(self, path: str, resource: Resource, receive: Any, send: Any) -> None:
+        record = Streamed()
+        with self._lock:
+            self._streams.setdefault(path, []).append(record)
+        gone = asyncio.Event()
+
+        async def watch() -> None:
+            while (await receive())["type"] != "http.disconnect":
+                pass
+            gone.set()
+
+        watcher = asyncio.create_task(watch())
+        try:
+            left = resource.stream_size or 0
+            while left > 0:
+                if gone.is_set():
+                    record.left_early = True
+                    return
+                chunk = CHUNK[: min(left, len(CHUNK))]
+                left -= len(chunk)
+                await send({"type": "http.response.body", "body": chunk, "more_body": left > 0})
+                record.sent += len(chunk)
+                if resource.chunk_delay:
+                    await asyncio.sleep(resource.chunk_delay)
+        finally:
+            watcher.cancel()
+
+
+def _not_modified(request: dict[str, str], headers: list[tuple[str, str]]) -> bool:
+    fields = {n.lower(): v for n, v in headers}
+    if "if-none-match" in request:
+        return fields.get("etag") is not None and fields["etag"] in request["if-none-match"]
+    return (
+        "if-modified-since" in request
+        and fields.get("last-modified") is not None
+        and request["if-modified-since"] == fields["last-modified"]
+    )

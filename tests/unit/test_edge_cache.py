@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import gc
+import tracemalloc
+
 import pytest
 
 from invalidator.domain.errors import InvalidArgument
@@ -54,7 +57,10 @@ def test_store_and_lookup_counts_hits_and_misses() -> None:
 
 def test_lru_eviction_keeps_the_byte_bound() -> None:
     """Storing past max_bytes evicts least recently used entries first."""
-    cache = EdgeCache(max_bytes=3 * 1300, max_object_bytes=1300)
+    probe = EdgeCache(10**6, 10**5)
+    put(probe, "/z", b"x" * 1000)
+    one = probe.stats().bytes  # what one such object really costs, bookkeeping included
+    cache = EdgeCache(max_bytes=3 * one + one // 2, max_object_bytes=one + 100)
     for name in ("/a", "/b", "/c"):
         put(cache, name, b"x" * 1000)
     assert get(cache, "/a") is not None  # /a is now most recently used
@@ -163,7 +169,9 @@ def test_sweep_removes_dead_entries_in_slices_and_compacts_rules() -> None:
         removed += cache.sweep(max_entries=10)
     assert removed == 50 + 5  # the odd ones expired, /p/10, 12, 14, 16, 18 purged
     assert cache.stats().entries == 45
-    assert cache.stats().rules == 1  # entries born at 0 still live: the rule stays
+    # the survivors passed the check and were re-stamped past the rule: compaction dropped it
+    assert cache.stats().rules == 0
+    assert get(cache, "/p/0") is not None and get(cache, "/p/10") is None
     cache.clear()
     cache.sweep()
     assert cache.stats().rules == 0
@@ -192,3 +200,126 @@ def test_fetch_started_before_clear_is_not_stored() -> None:
                              freshness=TTL60, born_pos=40, epoch=epoch)  # fmt: skip
     assert not stored
     assert get(cache, "/a") is None
+
+
+def _fill_like_an_origin(cache: EdgeCache, count: int, size: int) -> None:
+    for i in range(count):
+        headers = [("date", "Mon, 01 Jan 2024 00:00:00 GMT"), ("server", "uvicorn"),
+                   ("cache-control", "max-age=600"), ("content-type", "text/html"),
+                   ("etag", f'"e{i}"')]  # fmt: skip
+        cache.store("D1", f"/o/{i}.html", "", {}, status=200, headers=headers,
+                    body=bytes(size), freshness=TTL60, born_pos=0, variant="gzip")  # fmt: skip
+
+
+@pytest.mark.parametrize(("count", "size"), [(20_000, 100), (200, 100_000)])
+def test_accounted_bytes_match_what_python_allocates(count: int, size: int) -> None:
+    """The byte bound counts what is really held: within 1.5x of tracemalloc's figure."""
+    cache = EdgeCache(1 << 40, 1 << 30)
+    gc.collect()
+    tracemalloc.start()
+    try:
+        _fill_like_an_origin(cache, count, size)
+        gc.collect()
+        allocated, _ = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    accounted = cache.stats().bytes
+    assert allocated / 1.5 <= accounted <= allocated * 1.5, (accounted, allocated)
+
+
+def test_a_long_lived_entry_does_not_keep_every_rule() -> None:
+    """The sweep re-stamps entries that passed the check, so compaction can drop old rules."""
+    cache = EdgeCache(10**8, 10_000)
+    put(cache, "/hot", b"hot", born=0)
+    for pos in range(1, 2001):
+        cache.purge("D1", [f"/other/{pos}", f"/img/{pos}/*"], pos)
+        if pos % 100 == 0:
+            for _ in range(3):  # a full walk, then compaction
+                cache.sweep()
+    assert cache.stats().rules == 0  # before: all 4,000 kept for the one entry born at 0
+    assert get(cache, "/hot") == b"hot"
+    cache.purge("D1", ["/hot"], 2001)
+    assert get(cache, "/hot") is None
+
+
+def test_rules_count_against_the_bound() -> None:
+    """Purge rules are memory too: recording many evicts cached objects to stay in bounds."""
+    cache = EdgeCache(60_000, 10_000)
+    for i in range(20):
+        put(cache, f"/k/{i}", b"x" * 1000)
+    before = cache.stats().entries
+    cache.purge("D1", [f"/unrelated/{i}/*" for i in range(300)], 1)
+    stats = cache.stats()
+    assert stats.rule_bytes > 0 and stats.entries < before
+    assert stats.bytes + stats.rule_bytes <= cache.max_bytes
+
+
+def test_reserved_downloads_count_against_the_bound() -> None:
+    """Bytes reserved by downloads in flight evict LRU entries; what cannot fit is refused."""
+    cache = EdgeCache(50_000, 20_000)
+    for i in range(10):
+        put(cache, f"/r/{i}", b"x" * 3000)
+    assert cache.reserve(20_000)
+    assert cache.stats().in_flight_bytes == 20_000
+    assert cache.stats().bytes + 20_000 <= cache.max_bytes
+    assert get(cache, "/r/0") is None and get(cache, "/r/9") is not None
+    assert not cache.reserve(20_001)  # larger than an object may be
+    assert cache.reserve(20_000) and not cache.reserve(20_000)  # the bound is full
+    cache.release(40_000)
+    assert cache.stats().in_flight_bytes == 0
+
+
+def test_expired_copy_with_a_validator_is_kept_for_revalidation() -> None:
+    """Expired with an ETag: no hit, but `stale` hands it out and `refresh` brings it back."""
+    clock = Clock()
+    cache = EdgeCache(100_000, 10_000, monotonic=clock)
+    put(cache, "/v", b"body", headers=[("ETag", '"1"')], fresh=Freshness(True, ttl=10))
+    clock.now += 11
+    assert get(cache, "/v") is None
+    stale = cache.stale("D1", "/v", "", {})
+    assert stale is not None and stale.etag == '"1"'
+    fresh = cache.refresh("D1", "/v", "", stale, headers=[("ETag", '"1"'), ("X-New", "y")],
+                          freshness=Freshness(True, ttl=100), born_pos=3)  # fmt: skip
+    assert fresh is not None and fresh.body == b"body" and fresh.age == 0
+    hit = cache.lookup("D1", "/v", "", {})
+    assert hit is not None and ("x-new", "y") in hit.header_pairs()
+
+
+def test_a_purged_stale_copy_is_never_refreshed() -> None:
+    """A purge recorded before or during revalidation: `stale` and `refresh` give None."""
+    clock = Clock()
+    cache = EdgeCache(100_000, 10_000, monotonic=clock)
+    put(cache, "/p", b"old", headers=[("ETag", '"1"')], fresh=Freshness(True, ttl=10))
+    clock.now += 11
+    stale = cache.stale("D1", "/p", "", {})
+    assert stale is not None
+    cache.purge("D1", ["/p*"], pos=1)  # while the conditional request is in flight
+    refreshed = cache.refresh("D1", "/p", "", stale, headers=[("ETag", '"1"')],
+                              freshness=TTL60, born_pos=0)  # fmt: skip
+    assert refreshed is None
+    assert cache.stale("D1", "/p", "", {}) is None and get(cache, "/p") is None
+
+
+def test_expired_copy_without_validator_is_dropped() -> None:
+    """Without ETag or Last-Modified there is nothing to revalidate: it goes."""
+    clock = Clock()
+    cache = EdgeCache(100_000, 10_000, monotonic=clock)
+    put(cache, "/n", fresh=Freshness(True, ttl=10))
+    clock.now += 11
+    assert cache.stale("D1", "/n", "", {}) is None
+    assert get(cache, "/n") is None and cache.stats().entries == 0
+
+
+def test_variants_and_normalized_spellings() -> None:
+    """The variant string separates copies under one entry; purges match decoded spellings."""
+    cache = EdgeCache(100_000, 10_000)
+    cache.store("D1", "/a%20b", "", {}, status=200, headers=[], body=b"gz", freshness=TTL60,
+                born_pos=0, variant="gzip")  # fmt: skip
+    cache.store("D1", "/a%20b", "", {}, status=200, headers=[], body=b"id", freshness=TTL60,
+                born_pos=0, variant="")  # fmt: skip
+    assert cache.stats().entries == 1 and cache.stats().variants == 2
+    gz = cache.lookup("D1", "/a%20b", "", {}, "gzip")
+    assert gz is not None and gz.body == b"gz"
+    cache.purge("D1", ["/a b"], pos=1)
+    assert cache.lookup("D1", "/a%20b", "", {}, "") is None
+    assert cache.stats().variants == 0

@@ -151,3 +151,20 @@ def test_if_none_match_takes_precedence() -> None:
     headers = {"if-none-match": '"b"', "if-modified-since": http_date(NOW)}
     assert not not_modified(headers, '"a"', http_date(NOW - 100))
     assert not not_modified({}, '"a"', http_date(NOW - 100))
+
+
+@pytest.mark.parametrize(
+    ("cache_control", "stored"),
+    [
+        ("max-age=60", False),
+        ("max-age=60, public", True),
+        ("s-maxage=60", True),
+        ("max-age=60, must-revalidate", True),
+    ],
+)
+def test_a_response_to_an_authorized_request(cache_control: str, stored: bool) -> None:
+    """RFC 9111 §3.5: only public, s-maxage or must-revalidate let it be stored, MinTTL or not."""
+    result = freshness("GET", 200, {"cache-control": cache_control}, T(min_ttl=5), now=NOW,
+                       authorized=True)  # fmt: skip
+    assert result.storable is stored
+    assert freshness("GET", 200, {"cache-control": cache_control}, T(), now=NOW).storable

@@ -164,3 +164,25 @@ def test_nothing_purged_after_birth_is_ever_served(ops: list[tuple]) -> None:  #
                 del born[(path, query)]
             else:
                 assert served is not None and served.body == path.encode()
+
+
+def test_entries_are_judged_by_their_decoded_spelling() -> None:
+    """Cache keys keep percent-encodings; rules match them decoded (raw and encoded alike)."""
+    rules = rules_with(("/a b", 1), ("/x/y", 1), ("/q?k=a&b", 1), ("/w/*", 1))
+    assert rules.is_stale("/a%20b", "", frozenset(), 0)
+    assert rules.is_stale("/x%2Fy", "", frozenset(), 0)  # over-matching is safe
+    assert rules.is_stale("/q", "k=a%26b", frozenset(), 0)
+    assert rules.is_stale("/w%2Fz", "", frozenset(), 0)
+    assert not rules.is_stale("/a%2520b", "", frozenset(), 0)
+
+
+def test_rule_bytes_follow_adds_and_compaction() -> None:
+    """Rules report the memory they hold; compaction gives it back."""
+    rules = rules_with(("/a", 1), ("/b*", 2), ("#t", 3), ("/c?x", 4))
+    assert rules.bytes > 4 * 100
+    rules.add(parse_item("/a", tags_allowed=True), 5)  # a known rule costs nothing more
+    before = rules.bytes
+    rules.compact(4)
+    assert 0 < rules.bytes < before
+    rules.compact(10)
+    assert rules.bytes == 0

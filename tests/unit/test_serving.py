@@ -3,14 +3,22 @@
 from __future__ import annotations
 
 import copy
+import json
+from dataclasses import asdict
 from typing import Any
 
 import pytest
 
 from invalidator.api.wire.distribution_defaults import fill_distribution_config_defaults
 from invalidator.domain.errors import InvalidArgument, InvalidOrigin, NoSuchOrigin
-from invalidator.domain.serving import DEFAULT_TTL, MAX_TTL, serving_config
-from tests.support.distribution_configs import API_AND_ASSETS, CUSTOM_ORIGIN, MINIMAL, S3_SITE
+from invalidator.domain.serving import DEFAULT_TTL, MAX_TTL, ServingConfig, serving_config
+from tests.support.distribution_configs import (
+    API_AND_ASSETS,
+    CONFIGS,
+    CUSTOM_ORIGIN,
+    MINIMAL,
+    S3_SITE,
+)
 
 
 def _custom(
@@ -92,11 +100,11 @@ def test_aliases_lowercased_and_enabled_and_tag_header() -> None:
 
 
 def test_ttls_from_legacy_settings_or_defaults() -> None:
-    """Legacy TTLs are used as given; a cache-policy behavior gets CloudFront's defaults."""
+    """Legacy TTLs are used as given; a cache-policy behavior gets its managed policy's TTLs."""
     serving = _serve(API_AND_ASSETS)
     assert (serving.min_ttl, serving.default_ttl, serving.max_ttl) == (5, 60, 600)
-    policy = _serve(MINIMAL)
-    assert (policy.min_ttl, policy.default_ttl, policy.max_ttl) == (0, DEFAULT_TTL, MAX_TTL)
+    policy = _serve(MINIMAL)  # Managed-CachingOptimized: MinTTL 1 s, 24 h, 365 days
+    assert (policy.min_ttl, policy.default_ttl, policy.max_ttl) == (1, DEFAULT_TTL, MAX_TTL)
     assert (DEFAULT_TTL, MAX_TTL) == (86400, 31536000)
     filled = fill_distribution_config_defaults(
         {**MINIMAL, "DefaultCacheBehavior": _legacy_behavior(min_ttl=7)}
@@ -130,13 +138,13 @@ def test_ttls_out_of_order_are_invalid(ttls: dict[str, int]) -> None:
 
 
 def test_query_string_forwarding() -> None:
-    """ForwardedValues.QueryString decides; a cache-policy behavior forwards them."""
+    """ForwardedValues.QueryString decides; Managed-CachingOptimized forwards none."""
     assert (
         _serve({**MINIMAL, "DefaultCacheBehavior": _legacy_behavior()}).forward_query_strings
         is False
     )
     assert _serve(API_AND_ASSETS).forward_query_strings is True
-    assert _serve(MINIMAL).forward_query_strings is True
+    assert _serve(MINIMAL).forward_query_strings is False
 
 
 def test_unknown_target_origin_is_no_such_origin() -> None:
@@ -181,3 +189,112 @@ def test_origin_path_must_start_with_slash() -> None:
     """OriginPath `v2` (no leading slash) is InvalidArgument."""
     with pytest.raises(InvalidArgument, match="OriginPath"):
         _serve(_custom("http-only", path="v2"))
+
+
+def test_cache_behaviors_in_order_with_their_origins_and_ttls() -> None:
+    """Each CacheBehaviors item becomes a behavior, in order, with its own origin and TTLs."""
+    serving = _serve(API_AND_ASSETS)
+    patterns = [b.path_pattern for b in serving.cache_behaviors]
+    assert patterns == ["/media/*", "/api/*", "*.css"]
+    media, api, css = serving.cache_behaviors
+    assert media.origin_url == "https://media-bucket.s3.eu-west-1.amazonaws.com"
+    assert (media.min_ttl, media.default_ttl, media.max_ttl) == (0, 604800, 31536000)
+    assert media.query_forward.mode == "none" and media.origin_headers == ()
+    assert api.origin_url == "http://web.internal.example.com:8080"
+    assert api.origin_headers == (("X-From-Edge", "1"),)
+    assert (api.max_ttl, api.header_key, api.cookie_key.mode) == (
+        0,
+        ("accept", "authorization"),
+        "all",
+    )
+    assert css.viewer_headers is False and (css.min_ttl, css.max_ttl) == (1, MAX_TTL)
+    assert serving.behavior_for("/media/a.png") is media
+    assert serving.behavior_for("/api/v1/x") is api
+    assert serving.behavior_for("/site/main.css") is css
+    assert serving.behavior_for("/index.html") is serving.default
+    assert serving.default.query_key.names == ("page",)
+
+
+def test_path_patterns_match_like_cloudfront() -> None:
+    """`*` any run, `?` one character, case-sensitive, a missing leading slash implied."""
+    config = copy.deepcopy(MINIMAL)
+    config["CacheBehaviors"] = {
+        "Quantity": 3,
+        "Items": [
+            {**config["DefaultCacheBehavior"], "PathPattern": "images/*.jpg"},
+            {**config["DefaultCacheBehavior"], "PathPattern": "/v?/data"},
+            {**config["DefaultCacheBehavior"], "PathPattern": "/a.b+c(*"},
+        ],
+    }
+    jpg, versioned, literal = _serve(config).cache_behaviors
+    assert jpg.matches("/images/x.jpg") and jpg.matches("/images/a/b.jpg")
+    assert not jpg.matches("/images/x.JPG") and not jpg.matches("/Images/x.jpg")
+    assert versioned.matches("/v1/data") and not versioned.matches("/v10/data")
+    assert literal.matches("/a.b+c(z") and not literal.matches("/aXb+c(z")
+
+
+def test_origin_group_behavior_fetches_from_its_first_member() -> None:
+    """A cache behavior aimed at an origin group is served by the group's first member."""
+    config = copy.deepcopy(CUSTOM_ORIGIN)
+    config["CacheBehaviors"] = {
+        "Quantity": 1,
+        "Items": [{**config["DefaultCacheBehavior"], "PathPattern": "/x/*"}],
+    }
+    (group,) = _serve(config).cache_behaviors
+    assert group.origin_url == "https://app.example.net:8443/v2"
+
+
+def test_legacy_forwarded_values() -> None:
+    """Headers whitelist (lowercased, keyed), `*` (nothing cached), cookies, query cache keys."""
+    behavior = _serve(S3_SITE).cache_behaviors[0]
+    assert behavior.header_key == ("origin",)
+    assert behavior.cookie_key.mode == "whitelist" and behavior.cookie_key.selects("session")
+    assert not behavior.cookie_key.selects("other")
+    assert behavior.query_forward.mode == "all" and behavior.query_key.names == ("h", "w")
+    assert behavior.caches and behavior.viewer_headers
+    config = copy.deepcopy(MINIMAL)
+    config["DefaultCacheBehavior"] = {
+        **_legacy_behavior(),
+        "ForwardedValues": {
+            "QueryString": True,
+            "Headers": {"Quantity": 1, "Items": ["*"]},
+            "Cookies": {"Forward": "whitelist",
+                        "WhitelistedNames": {"Quantity": 1, "Items": ["sess-*"]}},
+        },
+    }  # fmt: skip
+    everything = _serve(config).default
+    assert everything.forward_all_headers and not everything.caches
+    assert everything.cookie_key.selects("sess-42") and not everything.cookie_key.selects("x")
+
+
+def test_cache_policies_managed_and_unknown() -> None:
+    """Managed policies set TTLs and keys; other ids act as CachingOptimized; AllViewer adds."""
+    serving = _serve(S3_SITE)
+    disabled = serving.cache_behaviors[1]
+    assert (disabled.min_ttl, disabled.default_ttl, disabled.max_ttl) == (0, 0, 0)
+    optimized = serving.default
+    assert optimized.query_key.mode == "none" and optimized.query_forward.mode == "none"
+    assert (optimized.header_key, optimized.cookie_key.mode) == ((), "none")
+    assert optimized.compress and not optimized.viewer_headers
+    config = copy.deepcopy(MINIMAL)
+    config["DefaultCacheBehavior"]["CachePolicyId"] = "11111111-2222-3333-4444-555555555555"
+    config["DefaultCacheBehavior"]["OriginRequestPolicyId"] = (
+        "216adef6-5c7f-47e4-b989-5492eafa07d3"  # Managed-AllViewer
+    )
+    custom = _serve(config).default
+    assert (custom.min_ttl, custom.max_ttl) == (1, MAX_TTL)
+    assert custom.query_key.mode == "none" and custom.query_forward.mode == "all"
+    assert custom.header_forward.selects("x-anything") and custom.cookie_forward.selects("c")
+    assert custom.header_key == () and custom.cookie_key.mode == "none"
+
+
+@pytest.mark.parametrize("name", ["api-and-assets", "s3-site", "custom-origin", "minimal"])
+def test_serving_config_round_trips_through_json(name: str) -> None:
+    """`asdict` is plain JSON and `from_dict` rebuilds an equal config (for standalone edges)."""
+    serving = _serve(CONFIGS[name])
+    carried = json.loads(json.dumps(asdict(serving)))
+    again = ServingConfig.from_dict(carried)
+    assert again == serving
+    assert [b.matches("/media/x") for b in again.cache_behaviors] == [
+        b.matches("/media/x") for b in serving.cache_behaviors
+    ]

@@ -1,7 +1,10 @@
 """What an edge needs to serve a distribution, derived from its DistributionConfig.
 
 The config is the single source: origin URL (domain, protocol policy, ports, origin path,
-custom headers), aliases, TTLs, query-string forwarding, enabled and the cache tag header.
+custom headers), aliases, TTLs, enabled, the cache tag header, and per cache behavior (the
+default one and each `CacheBehaviors` path pattern) its target origin, TTLs and what it forwards
+to the origin and keys the cache on (query strings, headers, cookies): legacy `ForwardedValues`
+as CloudFront applies them, or a `CachePolicyId` (see `cache_policies`).
 """
 
 from __future__ import annotations
@@ -9,8 +12,17 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
+from invalidator.domain.cache_policies import (
+    ALL,
+    NONE,
+    WHITELIST,
+    KeyValues,
+    managed_cache_policy,
+    managed_origin_request_policy,
+)
 from invalidator.domain.errors import InvalidArgument, InvalidOrigin, NoSuchOrigin
 from invalidator.domain.models import Distribution
 
@@ -20,8 +32,114 @@ MAX_TTL = 31536000
 
 
 @dataclass(frozen=True)
+class Selection:
+    """A choice of names (query parameters, headers or cookies): none, all, or a whitelist.
+
+    Header names are kept lowercased; cookie names may hold CloudFront's `*` and `?` wildcards.
+    Plain data (`dataclasses.asdict` gives JSON), so it travels to standalone edges.
+    """
+
+    mode: str = NONE  # none | whitelist | all
+    names: tuple[str, ...] = ()  # sorted, without repeats
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "names", tuple(sorted(set(self.names))))
+
+    @cached_property
+    def _exact(self) -> frozenset[str]:
+        return frozenset(self.names)
+
+    @cached_property
+    def _wildcards(self) -> re.Pattern[str] | None:
+        wild = [n for n in self.names if "*" in n or "?" in n]
+        return re.compile("|".join(map(_glob, wild))) if wild else None
+
+    def lists(self, name: str) -> bool:
+        """Whether `name` is one of the names, literally (no wildcard)."""
+        return name in self._exact
+
+    def selects(self, name: str) -> bool:
+        """Whether `name` is chosen (wildcards apply)."""
+        if self.mode == ALL:
+            return True
+        if self.mode == NONE:
+            return False
+        wildcards = self._wildcards
+        return name in self._exact or bool(wildcards and wildcards.fullmatch(name))
+
+    def union(self, other: Selection | None) -> Selection:
+        """Everything either selection chooses."""
+        if other is None or other.mode == NONE or self.mode == ALL:
+            return self
+        if other.mode == ALL or self.mode == NONE:
+            return other
+        return Selection(WHITELIST, (*self.names, *other.names))
+
+
+SELECT_ALL = Selection(ALL)
+SELECT_NONE = Selection(NONE)
+
+
+@dataclass(frozen=True)
+class CacheBehavior:
+    """One cache behavior: where its requests go, how long responses stay, what is keyed.
+
+    `query_forward`/`query_key`: the query parameters sent to the origin / in the cache key.
+    `header_key` (lowercased, sorted) and `cookie_key` are forwarded *and* in the key;
+    `header_forward`/`cookie_forward` are forwarded without being keyed (an origin request
+    policy). `viewer_headers`: legacy ForwardedValues also forward the other viewer headers
+    CloudFront forwards by default; a cache policy forwards only what it names.
+    `forward_all_headers` (legacy `Headers: *`): everything is forwarded and nothing cached.
+    """
+
+    path_pattern: str  # "*" for the default behavior
+    origin_url: str
+    origin_headers: tuple[tuple[str, str], ...]
+    min_ttl: int
+    default_ttl: int
+    max_ttl: int
+    query_forward: Selection = SELECT_ALL
+    query_key: Selection = SELECT_ALL
+    header_key: tuple[str, ...] = ()
+    header_forward: Selection = SELECT_NONE
+    forward_all_headers: bool = False
+    cookie_key: Selection = SELECT_NONE
+    cookie_forward: Selection = SELECT_NONE
+    viewer_headers: bool = True
+    compress: bool = True
+
+    @cached_property
+    def _pattern(self) -> re.Pattern[str] | None:
+        if self.path_pattern == "*":
+            return None
+        pattern = self.path_pattern
+        pattern = pattern if pattern.startswith(("/", "*")) else f"/{pattern}"
+        return re.compile(_glob(pattern), re.DOTALL)
+
+    def matches(self, path: str) -> bool:
+        """Whether this behavior's PathPattern (case-sensitive, `*` and `?`) matches `path`."""
+        pattern = self._pattern
+        return pattern is None or pattern.fullmatch(path) is not None
+
+    @property
+    def caches(self) -> bool:
+        """False when every viewer header is forwarded: CloudFront then caches nothing."""
+        return not self.forward_all_headers
+
+    @property
+    def keys_on_request(self) -> bool:
+        """Whether header or cookie values of the request are part of the cache key."""
+        return bool(self.header_key) or self.cookie_key.mode != NONE
+
+
+@dataclass(frozen=True)
 class ServingConfig:
-    """The edge's view of one distribution."""
+    """The edge's view of one distribution.
+
+    The flat fields describe the default cache behavior (as tests and older callers build it);
+    `serving_config` also sets `default_behavior` and the path-pattern `cache_behaviors`, in
+    the order CloudFront evaluates them.
+    """
 
     distribution_id: str
     domain_name: str
@@ -34,6 +152,76 @@ class ServingConfig:
     forward_query_strings: bool
     enabled: bool
     tag_header: str | None
+    cache_behaviors: tuple[CacheBehavior, ...] = ()
+    default_behavior: CacheBehavior | None = None
+
+    @cached_property
+    def default(self) -> CacheBehavior:
+        """The default cache behavior (derived from the flat fields when not given)."""
+        if self.default_behavior is not None:
+            return self.default_behavior
+        query = SELECT_ALL if self.forward_query_strings else SELECT_NONE
+        return CacheBehavior(
+            path_pattern="*", origin_url=self.origin_url, origin_headers=self.origin_headers,
+            min_ttl=self.min_ttl, default_ttl=self.default_ttl, max_ttl=self.max_ttl,
+            query_forward=query, query_key=query,
+        )  # fmt: skip
+
+    @staticmethod
+    def from_dict(data: Mapping[str, Any]) -> ServingConfig:
+        """Rebuild a config from `dataclasses.asdict(config)` (as JSON carries it)."""
+        default = data.get("default_behavior")
+        return ServingConfig(
+            distribution_id=str(data["distribution_id"]),
+            domain_name=str(data["domain_name"]),
+            aliases=tuple(str(a) for a in data["aliases"]),
+            origin_url=str(data["origin_url"]),
+            origin_headers=tuple((str(k), str(v)) for k, v in data["origin_headers"]),
+            min_ttl=int(data["min_ttl"]),
+            default_ttl=int(data["default_ttl"]),
+            max_ttl=int(data["max_ttl"]),
+            forward_query_strings=bool(data["forward_query_strings"]),
+            enabled=bool(data["enabled"]),
+            tag_header=None if data.get("tag_header") is None else str(data["tag_header"]),
+            cache_behaviors=tuple(_behavior_from(b) for b in data.get("cache_behaviors") or ()),
+            default_behavior=None if default is None else _behavior_from(default),
+        )
+
+    def behavior_for(self, path: str) -> CacheBehavior:
+        """The first cache behavior whose PathPattern matches `path`, else the default."""
+        for behavior in self.cache_behaviors:
+            if behavior.matches(path):
+                return behavior
+        return self.default
+
+
+def _selection_from(data: Mapping[str, Any]) -> Selection:
+    return Selection(str(data["mode"]), tuple(str(n) for n in data["names"]))
+
+
+def _behavior_from(data: Mapping[str, Any]) -> CacheBehavior:
+    return CacheBehavior(
+        path_pattern=str(data["path_pattern"]),
+        origin_url=str(data["origin_url"]),
+        origin_headers=tuple((str(k), str(v)) for k, v in data["origin_headers"]),
+        min_ttl=int(data["min_ttl"]),
+        default_ttl=int(data["default_ttl"]),
+        max_ttl=int(data["max_ttl"]),
+        query_forward=_selection_from(data["query_forward"]),
+        query_key=_selection_from(data["query_key"]),
+        header_key=tuple(str(h) for h in data["header_key"]),
+        header_forward=_selection_from(data["header_forward"]),
+        forward_all_headers=bool(data["forward_all_headers"]),
+        cookie_key=_selection_from(data["cookie_key"]),
+        cookie_forward=_selection_from(data["cookie_forward"]),
+        viewer_headers=bool(data["viewer_headers"]),
+        compress=bool(data["compress"]),
+    )
+
+
+def _glob(pattern: str) -> str:
+    """A regular expression for a CloudFront wildcard pattern (`*` any run, `?` one char)."""
+    return "".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern)
 
 
 def _items(container: Any) -> list[Any]:
@@ -91,7 +279,6 @@ def serving_config(
         origin = next((origins[m] for m in members if m in origins), None)
         if origin is None:
             raise NoSuchOrigin()
-    forwarded = behavior.get("ForwardedValues") or {}
     tag_config = config.get("CacheTagConfig") or {}
     min_ttl = int(behavior.get("MinTTL", 0))
     default_ttl = int(behavior.get("DefaultTTL", DEFAULT_TTL))
@@ -102,19 +289,94 @@ def serving_config(
         (str(h.get("HeaderName")), str(h.get("HeaderValue")))
         for h in _items(origin.get("CustomHeaders"))
     )
+    default = _behavior("*", behavior, origin, (min_ttl, default_ttl, max_ttl))
+    paths = tuple(
+        _behavior(str(other.get("PathPattern", "")), other, _target_origin(other, origins, groups))
+        for other in _items(config.get("CacheBehaviors"))
+    )
     return ServingConfig(
         distribution_id=distribution_id,
         domain_name=domain_name,
         aliases=tuple(str(a).lower() for a in _items(config.get("Aliases"))),
         origin_url=origin_url_of(origin),
         origin_headers=headers,
-        min_ttl=min_ttl,
-        default_ttl=default_ttl,
-        max_ttl=max_ttl,
-        forward_query_strings=bool(forwarded.get("QueryString", True)),
+        min_ttl=default.min_ttl,
+        default_ttl=default.default_ttl,
+        max_ttl=default.max_ttl,
+        forward_query_strings=default.query_forward.mode != NONE,
         enabled=bool(config.get("Enabled", True)),
         tag_header=str(tag_config["HeaderName"]) if tag_config.get("HeaderName") else None,
+        cache_behaviors=paths,
+        default_behavior=default,
     )
+
+
+def _target_origin(
+    behavior: Mapping[str, Any], origins: Mapping[Any, Any], groups: Mapping[Any, Any]
+) -> Mapping[str, Any]:
+    """The origin a behavior fetches from: its origin, or its origin group's first member."""
+    target = behavior.get("TargetOriginId")
+    if target in origins:
+        return dict(origins[target])
+    members = [m.get("OriginId") for m in _items((groups.get(target) or {}).get("Members"))]
+    origin = next((origins[m] for m in members if m in origins), None)
+    if origin is None:
+        raise NoSuchOrigin()
+    return dict(origin)
+
+
+def _behavior(
+    pattern: str,
+    raw: Mapping[str, Any],
+    origin: Mapping[str, Any],
+    legacy_ttls: tuple[int, int, int] | None = None,
+) -> CacheBehavior:
+    """One behavior: a managed cache policy (and origin request policy), or ForwardedValues."""
+    url = origin_url_of(origin)
+    custom = tuple(
+        (str(h.get("HeaderName")), str(h.get("HeaderValue")))
+        for h in _items(origin.get("CustomHeaders"))
+    )
+    if raw.get("CachePolicyId"):
+        policy = managed_cache_policy(str(raw["CachePolicyId"]))
+        extra = managed_origin_request_policy(raw.get("OriginRequestPolicyId")) or KeyValues()
+        key = policy.key
+        query_key = Selection(key.query_strings, key.query_names)
+        cookie_key = Selection(key.cookies, key.cookie_names)
+        return CacheBehavior(
+            path_pattern=pattern, origin_url=url, origin_headers=custom,
+            min_ttl=policy.min_ttl, default_ttl=policy.default_ttl, max_ttl=policy.max_ttl,
+            query_forward=query_key.union(Selection(extra.query_strings, extra.query_names)),
+            query_key=query_key,
+            header_key=tuple(sorted(key.header_names)),
+            header_forward=Selection(extra.headers, extra.header_names),
+            cookie_key=cookie_key,
+            cookie_forward=Selection(extra.cookies, extra.cookie_names),
+            viewer_headers=False,
+            compress=key.compressed,
+        )  # fmt: skip
+    min_ttl, default_ttl, max_ttl = legacy_ttls or (
+        int(raw.get("MinTTL", 0)), int(raw.get("DefaultTTL", DEFAULT_TTL)),
+        int(raw.get("MaxTTL", MAX_TTL)),
+    )  # fmt: skip
+    if not 0 <= min_ttl <= default_ttl <= max_ttl:
+        raise InvalidArgument("TTLs must satisfy 0 <= MinTTL <= DefaultTTL <= MaxTTL.")
+    forwarded = raw.get("ForwardedValues") or {}
+    query = SELECT_ALL if bool(forwarded.get("QueryString", True)) else SELECT_NONE
+    query_names = tuple(str(n) for n in _items(forwarded.get("QueryStringCacheKeys")))
+    headers = {str(h).lower() for h in _items(forwarded.get("Headers"))}
+    cookies = forwarded.get("Cookies") or {}
+    mode = str(cookies.get("Forward", NONE))
+    cookie_names = tuple(str(n) for n in _items(cookies.get("WhitelistedNames")))
+    return CacheBehavior(
+        path_pattern=pattern, origin_url=url, origin_headers=custom,
+        min_ttl=min_ttl, default_ttl=default_ttl, max_ttl=max_ttl,
+        query_forward=query,
+        query_key=Selection(WHITELIST, query_names) if query.mode == ALL and query_names else query,
+        header_key=() if "*" in headers else tuple(sorted(headers)),
+        forward_all_headers="*" in headers,
+        cookie_key=Selection(mode if mode in (ALL, WHITELIST) else NONE, cookie_names),
+    )  # fmt: skip
 
 
 def serving_config_of(distribution: Distribution) -> ServingConfig:

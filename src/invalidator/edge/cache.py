@@ -1,11 +1,21 @@
-"""The edge's in-memory object cache: byte-bounded LRU, Vary variants, lazy purge.
+"""The edge's in-memory object cache: byte-bounded LRU, variants, lazy purge, revalidation.
 
-Entries are keyed by (distribution id, decoded path, decoded query or ""); the variants a `Vary`
-response header selects hang under one entry, so whatever removes the entry removes them all.
-Purges are recorded as `PurgeRules` per distribution and applied when an entry is read (and by
-the background `sweep`), so a purge never scans the cache. Every variant remembers `born_pos`,
-the log position its origin fetch started under; a rule recorded at a later position makes it
-stale, which is how a fetch that raced a purge is born stale.
+Entries are keyed by (distribution id, path, query), path and query in the normalized
+percent-encoded spelling of `edge.keys`; the variants of an entry (the request-derived part of
+the key, then the values of the headers a `Vary` response header names) hang under it, so
+whatever removes the entry removes them all. Purges are recorded as `PurgeRules` per
+distribution and applied when an entry is read (and by the background `sweep`), so a purge
+never scans the cache. Every variant remembers `born_pos`, the log position its origin fetch
+started under; a rule recorded at a later position makes it stale, which is how a fetch that
+raced a purge is born stale. A variant that passes the staleness check is re-stamped with the
+latest position recorded, so compaction can drop the rules it no longer needs.
+
+Expired variants with a validator (ETag or Last-Modified) stay (until evicted, purged or
+swept) so the proxy can revalidate them with a conditional request; a purged one never does.
+
+Memory: the bound covers what is really held, measured with `sys.getsizeof` when a variant is
+stored (body, encoded headers, bookkeeping, key and index slots), the bytes reserved by origin
+downloads still in flight, and the purge rules.
 
 Not thread-safe: one event loop owns it.
 """
@@ -21,30 +31,31 @@ from dataclasses import dataclass
 
 from invalidator.domain.paths import ItemKind, parse_item
 from invalidator.edge.freshness import Freshness
+from invalidator.edge.keys import normalize
 from invalidator.edge.purge import PurgeRules
+from invalidator.edge.stored import (
+    NO_BODY_STATUSES,
+    VARIANT_BYTES,
+    CachedResponse,
+    Entry,
+    Variant,
+    encode_headers,
+    entry_bytes,
+    selector_of,
+    served,
+    variant_extra_bytes,
+    vary_names,
+)
+
+__all__ = ["CacheStats", "CachedResponse", "EdgeCache"]
 
 CacheKey = tuple[str, str, str]
-_MISSING = "\x00"  # a Vary-ed request header that was absent
-_OVERHEAD = 256  # bookkeeping bytes counted per stored variant
 _ALL_POSITIONS = sys.maxsize
 
 
 @dataclass(frozen=True)
-class CachedResponse:
-    """A stored response as served: `age` is its current age in seconds."""
-
-    status: int
-    headers: tuple[tuple[str, str], ...]
-    body: bytes
-    age: int
-    etag: str | None
-    last_modified: str | None
-    prepared: object = None  # what the caller passed to `store` (e.g. pre-encoded headers)
-
-
-@dataclass(frozen=True)
 class CacheStats:
-    """Counters of one cache."""
+    """Counters of one cache (`bytes`: stored variants; the bound also covers the others)."""
 
     entries: int
     variants: int
@@ -53,42 +64,8 @@ class CacheStats:
     misses: int
     evictions: int
     rules: int
-
-
-@dataclass(frozen=True, slots=True)
-class _Variant:
-    status: int
-    headers: tuple[tuple[str, str], ...]
-    body: bytes
-    stored_at: float
-    ttl: int
-    initial_age: int
-    born_pos: int
-    tags: frozenset[str]
-    etag: str | None
-    last_modified: str | None
-    size: int
-    prepared: object = None
-
-    def expired(self, now: float) -> bool:
-        return now - self.stored_at + self.initial_age >= self.ttl
-
-
-class _Entry:
-    __slots__ = ("variants", "vary")
-
-    def __init__(self, vary: tuple[str, ...]) -> None:
-        self.vary = vary
-        self.variants: dict[tuple[str, ...], _Variant] = {}
-
-
-def _vary_names(headers: Sequence[tuple[str, str]]) -> tuple[str, ...]:
-    names = [v.strip().lower() for n, v in headers if n.lower() == "vary" for v in v.split(",")]
-    return tuple(sorted({n for n in names if n}))
-
-
-def _vary_values(vary: tuple[str, ...], request_headers: Mapping[str, str]) -> tuple[str, ...]:
-    return tuple(request_headers.get(name, _MISSING).strip() for name in vary)
+    rule_bytes: int = 0
+    in_flight_bytes: int = 0
 
 
 class EdgeCache:
@@ -105,11 +82,14 @@ class EdgeCache:
         self.max_bytes = max_bytes
         self.max_object_bytes = min(max_object_bytes, max_bytes)
         self._now = monotonic
-        self._entries: OrderedDict[CacheKey, _Entry] = OrderedDict()
+        self._entries: OrderedDict[CacheKey, Entry] = OrderedDict()
         self._by_distribution: dict[str, set[CacheKey]] = {}
         self._rules: dict[str, PurgeRules] = {}
+        self._rule_bytes = 0
         self._born: dict[int, int] = {}  # born_pos -> live variants born there
         self._in_flight: dict[int, int] = {}  # born_pos -> fetches under way
+        self._in_flight_bytes = 0
+        self._last_pos = -1  # the highest position a purge was recorded at
         self._bytes = 0
         self._variants = 0
         self._hits = self._misses = self._evictions = 0
@@ -120,35 +100,68 @@ class EdgeCache:
     # -- reads -----------------------------------------------------------------------------
 
     def lookup(
-        self, distribution_id: str, path: str, query: str, request_headers: Mapping[str, str]
+        self,
+        distribution_id: str,
+        path: str,
+        query: str,
+        request_headers: Mapping[str, str],
+        variant: str = "",
     ) -> CachedResponse | None:
         """The fresh, unpurged variant for this request, or None (dropping a dead one)."""
         key = (distribution_id, path, query)
         entry = self._entries.get(key)
-        variant = None
+        found = None
         now = 0.0
         if entry is not None:
-            values = _vary_values(entry.vary, request_headers) if entry.vary else ()
-            variant = entry.variants.get(values)
-            if variant is not None:
+            one = entry.one
+            if one is not None and not entry.vary:  # the usual case: no tuple to build
+                found = one if one.selector[0] == variant else None
+            else:
+                found = entry.get(selector_of(variant, entry.vary, request_headers))
+            if found is not None:
                 now = self._now()
-                if self._dead(key, variant, now):
-                    self._remove_variant(key, entry, values)
-                    variant = None
-        if variant is None:
+                if self._purged(key, found):
+                    self._remove_variant(key, entry, found)
+                    found = None
+                elif found.expired(now):
+                    if not found.revalidatable():
+                        self._remove_variant(key, entry, found)
+                    found = None
+        if found is None:
             self._misses += 1
             return None
         self._entries.move_to_end(key)
         self._hits += 1
-        return CachedResponse(
-            status=variant.status,
-            headers=variant.headers,
-            body=variant.body,
-            age=int(now - variant.stored_at) + variant.initial_age,
-            etag=variant.etag,
-            last_modified=variant.last_modified,
-            prepared=variant.prepared,
-        )
+        return served(found, now)
+
+    def stale(
+        self,
+        distribution_id: str,
+        path: str,
+        query: str,
+        request_headers: Mapping[str, str],
+        variant: str = "",
+    ) -> CachedResponse | None:
+        """The expired, unpurged variant with a validator, to revalidate; else None."""
+        key = (distribution_id, path, query)
+        entry = self._entries.get(key)
+        if entry is None:
+            return None
+        found = entry.get(selector_of(variant, entry.vary, request_headers))
+        if found is None or not found.revalidatable():
+            return None
+        if self._purged(key, found):
+            self._remove_variant(key, entry, found)
+            return None
+        now = self._now()
+        return served(found, now) if found.expired(now) else None
+
+    def purged_since(
+        self, distribution_id: str, path: str, query: str, tags: frozenset[str], born_pos: int
+    ) -> bool:
+        """Whether a purge recorded after `born_pos` covers this object."""
+        rules = self._rules.get(distribution_id)
+        return rules is not None and rules.is_stale(path, query, tags, born_pos)
 
     def stats(self) -> CacheStats:
         """Current counters."""
@@ -160,6 +173,8 @@ class EdgeCache:
             misses=self._misses,
             evictions=self._evictions,
             rules=sum(len(r) for r in self._rules.values()),
+            rule_bytes=self._rule_bytes,
+            in_flight_bytes=self._in_flight_bytes,
         )
 
     # -- writes ----------------------------------------------------------------------------
@@ -182,6 +197,22 @@ class EdgeCache:
         finally:
             _decrement(self._in_flight, born_pos)
 
+    def reserve(self, size: int) -> bool:
+        """Count `size` bytes of a download in flight against the bound (evicting LRU entries
+        to make room); False, and nothing counted, when they cannot fit."""
+        if size > self.max_object_bytes:
+            return False
+        self._in_flight_bytes += size
+        self._evict()
+        if self._used() > self.max_bytes:
+            self._in_flight_bytes -= size
+            return False
+        return True
+
+    def release(self, size: int) -> None:
+        """Stop counting `size` reserved bytes."""
+        self._in_flight_bytes = max(0, self._in_flight_bytes - size)
+
     def store(
         self,
         distribution_id: str,
@@ -196,25 +227,27 @@ class EdgeCache:
         born_pos: int,
         tags: frozenset[str] = frozenset(),
         epoch: int | None = None,
-        prepared: object = None,
+        variant: str = "",
     ) -> bool:
         """Store a response whose fetch started at `born_pos`; False when it may not be kept.
 
         Not stored: not storable, larger than max_object_bytes, `Vary: *`, already purged by a
         rule recorded after `born_pos`, or fetched in an `epoch` before the last `clear()`.
-        `prepared` is kept opaque and handed back in every `CachedResponse` of this variant
-        (the proxy keeps the response headers it sends, encoded once).
+        `variant` is the request-derived part of the key (keyed headers and cookies).
         """
         if not freshness.storable or (epoch is not None and epoch != self._epoch):
             return False
-        size = len(body) + sum(len(n) + len(v) for n, v in headers) + _OVERHEAD
-        if size > self.max_object_bytes:
+        if len(body) > self.max_object_bytes:
             return False
-        vary = _vary_names(headers)
+        vary = vary_names(headers)
         if "*" in vary:
             return False
-        rules = self._rules.get(distribution_id)
-        if rules is not None and rules.is_stale(path, query, tags, born_pos):
+        if self.purged_since(distribution_id, path, query, tags, born_pos):
+            return False
+        length = None if status in NO_BODY_STATUSES else len(body)
+        encoded, via, header_bytes = encode_headers(headers, length)
+        size = VARIANT_BYTES + sys.getsizeof(body) + header_bytes
+        if size > self.max_object_bytes:
             return False
         key = (distribution_id, path, query)
         entry = self._entries.get(key)
@@ -222,59 +255,107 @@ class EdgeCache:
             self._remove_entry(key)
             entry = None
         if entry is None:
-            entry = self._entries[key] = _Entry(vary)
+            entry = Entry(vary, entry_bytes(key, vary))
+            self._entries[key] = entry
             self._by_distribution.setdefault(distribution_id, set()).add(key)
-        values = _vary_values(vary, request_headers)
-        if values in entry.variants:
-            self._remove_variant(key, entry, values, keep_entry=True)
-        fields = {n.lower(): v for n, v in headers}
-        entry.variants[values] = _Variant(
-            status=status,
-            headers=tuple(headers),
-            body=body,
-            stored_at=self._now(),
-            ttl=freshness.ttl,
-            initial_age=freshness.age,
-            born_pos=born_pos,
-            tags=tags,
-            etag=fields.get("etag"),
-            last_modified=fields.get("last-modified"),
-            size=size,
-            prepared=prepared,
-        )
+            self._bytes += entry.size
+        selector = selector_of(variant, vary, request_headers)
+        old = entry.pop(selector)
+        if old is not None:
+            self._forget(old)
+        stored = Variant(selector, status, body)
+        stored.wire, stored.via, stored.has_length = encoded, via, length is not None
+        stored.tags = tags
+        self._set_freshness(stored, freshness, max(born_pos, self._last_pos))
+        stored.size = size + variant_extra_bytes(stored)
+        if entry.many is not None or entry.one is not None:
+            stored.size += sys.getsizeof(selector) + 72  # a dict slot among several variants
+        entry.put(stored)
         self._entries.move_to_end(key)
-        self._bytes += size
+        self._bytes += stored.size
         self._variants += 1
-        self._born[born_pos] = self._born.get(born_pos, 0) + 1
-        while self._bytes > self.max_bytes and self._entries:
-            oldest = next(iter(self._entries))
-            self._remove_entry(oldest)
-            self._evictions += 1
+        self._born[stored.born_pos] = self._born.get(stored.born_pos, 0) + 1
+        self._evict()
         return True
+
+    def refresh(
+        self,
+        distribution_id: str,
+        path: str,
+        query: str,
+        cached: CachedResponse,
+        *,
+        headers: Sequence[tuple[str, str]],
+        freshness: Freshness,
+        born_pos: int,
+        tags: frozenset[str] | None = None,
+        epoch: int | None = None,
+    ) -> CachedResponse | None:
+        """Apply a 304 to a stale variant: new headers and freshness, born at `born_pos`.
+
+        None when it may not come back: gone meanwhile, purged (a purged variant is treated
+        as absent, never revalidated back to life), not storable, or a `clear()` happened.
+        `tags` (when the 304 named them) replace the variant's.
+        """
+        key = (distribution_id, path, query)
+        entry = self._entries.get(key)
+        found = cached.ref if isinstance(cached.ref, Variant) else None
+        if entry is None or found is None or entry.get(found.selector) is not found:
+            return None
+        covering = found.tags if tags is None else found.tags | tags
+        if self.purged_since(distribution_id, path, query, covering, found.born_pos):
+            self._remove_variant(key, entry, found)
+            return None
+        if not freshness.storable or (epoch is not None and epoch != self._epoch):
+            return None
+        if vary_names(headers) != entry.vary:
+            return None
+        encoded, via, header_bytes = encode_headers(
+            headers, len(found.body) if found.has_length else None
+        )
+        self._forget(found)
+        found.wire, found.via = encoded, via
+        if tags is not None:
+            found.tags = tags
+        self._set_freshness(found, freshness, max(born_pos, found.born_pos, self._last_pos))
+        found.size = (VARIANT_BYTES + sys.getsizeof(found.body) + header_bytes
+                      + variant_extra_bytes(found))  # fmt: skip
+        self._bytes += found.size
+        self._variants += 1
+        self._born[found.born_pos] = self._born.get(found.born_pos, 0) + 1
+        self._entries.move_to_end(key)
+        self._evict()
+        return served(found, found.stored_at) if entry.get(found.selector) is found else None
 
     def purge(self, distribution_id: str, items: Sequence[str], pos: int) -> None:
         """Record the invalidation at log position `pos`: O(1) per item, no scan.
 
         Items are parsed with `parse_item(raw, tags_allowed=True)`; an invalid one raises
         InvalidArgument before any rule is recorded. Record the purge *before* the edge's
-        applied position reaches `pos`, so no fetch can be stamped at `pos` while older.
+        applied position reaches `pos`, so no fetch can be stamped at `pos` while older;
+        positions must not decrease (until `clear()`).
         """
         parsed = [parse_item(raw, tags_allowed=True) for raw in items]
         rules = self._rules.setdefault(distribution_id, PurgeRules())
+        before = rules.bytes
         for item in parsed:
             rules.add(item, pos)
             if item.kind is ItemKind.EXACT:  # free eager removal of the keyed entry
-                key = (distribution_id, item.key, item.query or "")
+                path, sep, query = item.raw.partition("?")
+                key = (distribution_id, normalize(path), normalize(query) if sep else "")
                 if key in self._entries:
                     self._remove_entry(key)
+        self._rule_bytes += rules.bytes - before
+        self._last_pos = max(self._last_pos, pos)
+        self._evict()
 
     def drop_distribution(self, distribution_id: str) -> None:
         """Forget a distribution's entries and rules."""
-        for key in self._by_distribution.pop(distribution_id, set()):
-            entry = self._entries.pop(key)
-            for variant in entry.variants.values():
-                self._forget(variant)
-        self._rules.pop(distribution_id, None)
+        for key in list(self._by_distribution.get(distribution_id, ())):
+            self._remove_entry(key)
+        rules = self._rules.pop(distribution_id, None)
+        if rules is not None:
+            self._rule_bytes -= rules.bytes
 
     def clear(self) -> None:
         """Forget everything, and void the fetches under way (hit/miss counters stay)."""
@@ -282,15 +363,19 @@ class EdgeCache:
         self._entries.clear()
         self._by_distribution.clear()
         self._rules.clear()
+        self._rule_bytes = 0
         self._born.clear()
+        self._last_pos = -1
         self._bytes = self._variants = 0
         self._sweep_keys, self._sweep_at = [], 0
 
     def sweep(self, max_entries: int = 10_000) -> int:
-        """Remove expired and purged variants among the next `max_entries` entries.
+        """Remove purged and dead variants among the next `max_entries` entries.
 
-        Walks a snapshot of the keys across calls. A call that finds the walk finished compacts
-        the purge rules no live entry or in-flight fetch still needs and takes a new snapshot
+        Dead: expired without a validator (expired ones with a validator are kept for
+        revalidation). The survivors are re-stamped with the latest purge position. Walks a
+        snapshot of the keys across calls. A call that finds the walk finished compacts the
+        purge rules no live entry or in-flight fetch still needs and takes a new snapshot
         (about 12 ms per million entries), and does nothing else. Returns the variants removed.
         """
         if self._sweep_at >= len(self._sweep_keys):
@@ -301,14 +386,21 @@ class EdgeCache:
         now = self._now()
         removed = 0
         end = min(self._sweep_at + max_entries, len(self._sweep_keys))
+        latest = self._last_pos
         for key in self._sweep_keys[self._sweep_at : end]:
             entry = self._entries.get(key)
             if entry is None:
                 continue
-            for values, variant in list(entry.variants.items()):
-                if self._dead(key, variant, now):
-                    self._remove_variant(key, entry, values)
+            for variant in entry.variants():
+                if self._purged(key, variant) or (
+                    variant.expired(now) and not variant.revalidatable()
+                ):
+                    self._remove_variant(key, entry, variant)
                     removed += 1
+                elif variant.born_pos < latest:
+                    _decrement(self._born, variant.born_pos)
+                    variant.born_pos = latest
+                    self._born[latest] = self._born.get(latest, 0) + 1
         self._sweep_at = end
         return removed
 
@@ -317,34 +409,55 @@ class EdgeCache:
         floor = min((*self._born, *self._in_flight), default=_ALL_POSITIONS)
         dropped = 0
         for distribution_id, rules in list(self._rules.items()):
+            before = rules.bytes
             dropped += rules.compact(floor)
+            self._rule_bytes -= before - rules.bytes
             if not len(rules):
                 del self._rules[distribution_id]
         return dropped
 
     # -- internals -------------------------------------------------------------------------
 
-    def _dead(self, key: CacheKey, variant: _Variant, now: float) -> bool:
-        if variant.expired(now):
-            return True
+    def _used(self) -> int:
+        return self._bytes + self._in_flight_bytes + self._rule_bytes
+
+    def _evict(self) -> None:
+        while self._used() > self.max_bytes and self._entries:
+            self._remove_entry(next(iter(self._entries)))
+            self._evictions += 1
+
+    def _set_freshness(self, variant: Variant, freshness: Freshness, born_pos: int) -> None:
+        variant.stored_at = self._now()
+        variant.ttl, variant.initial_age = freshness.ttl, freshness.age
+        variant.born_pos = born_pos
+        etag = last_modified = None
+        for name, value in variant.wire:
+            if name == b"etag":
+                etag = value.decode("latin-1")
+            elif name == b"last-modified":
+                last_modified = value.decode("latin-1")
+        variant.etag, variant.last_modified = etag, last_modified
+
+    def _purged(self, key: CacheKey, variant: Variant) -> bool:
         rules = self._rules.get(key[0])
         return rules is not None and rules.is_stale(key[1], key[2], variant.tags, variant.born_pos)
 
-    def _remove_variant(
-        self, key: CacheKey, entry: _Entry, values: tuple[str, ...], *, keep_entry: bool = False
-    ) -> None:
-        self._forget(entry.variants.pop(values))
-        if not entry.variants and not keep_entry:
+    def _remove_variant(self, key: CacheKey, entry: Entry, variant: Variant) -> None:
+        if entry.pop(variant.selector) is not None:
+            self._forget(variant)
+        if entry.one is None and not entry.many:
             del self._entries[key]
+            self._bytes -= entry.size
             _discard(self._by_distribution, key)
 
     def _remove_entry(self, key: CacheKey) -> None:
         entry = self._entries.pop(key)
-        for variant in entry.variants.values():
+        for variant in entry.variants():
             self._forget(variant)
+        self._bytes -= entry.size
         _discard(self._by_distribution, key)
 
-    def _forget(self, variant: _Variant) -> None:
+    def _forget(self, variant: Variant) -> None:
         self._bytes -= variant.size
         self._variants -= 1
         _decrement(self._born, variant.born_pos)

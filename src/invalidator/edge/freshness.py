@@ -8,7 +8,10 @@ Storability and TTL of an origin response:
 - without explicit freshness, DefaultTTL, and only for the statuses stored by default
   (200, 203, 204, 300, 301, 404, 405, 410, 414, 501);
 - the TTL is clamped to [MinTTL, MaxTTL]; the origin's `Age` counts against it, so a response
-  already older than its TTL is not stored.
+  already older than its TTL is not stored;
+- a response to a request that carried `Authorization` (only possible when the behavior
+  forwards it) is stored only with `public`, `s-maxage` or `must-revalidate` (RFC 9111 §3.5),
+  whatever MinTTL says.
 
 Headers are passed as a mapping of lowercased names to values (repeated headers joined with
 ", ", see `fold_headers`).
@@ -25,6 +28,7 @@ from typing import Protocol
 STORABLE_METHODS = frozenset({"GET", "HEAD"})
 STORABLE_BY_DEFAULT = frozenset({200, 203, 204, 300, 301, 404, 405, 410, 414, 501})
 _NOT_STORED = frozenset({"no-store", "private", "no-cache"})
+_SHARED_WITH_AUTHORIZATION = frozenset({"public", "s-maxage", "must-revalidate"})
 _ETAG = re.compile(r'\s*(W/)?("[^"]*")\s*(?:,|$)')
 
 
@@ -120,9 +124,18 @@ def _explicit_lifetime(
 
 
 def freshness(
-    method: str, status: int, headers: Mapping[str, str], ttls: Ttls, *, now: float
+    method: str,
+    status: int,
+    headers: Mapping[str, str],
+    ttls: Ttls,
+    *,
+    now: float,
+    authorized: bool = False,
 ) -> Freshness:
-    """Whether (and for how long) a response to `method` may be stored; `now` in epoch seconds."""
+    """Whether (and for how long) a response to `method` may be stored; `now` in epoch seconds.
+
+    `authorized`: the request carried an Authorization header to the origin.
+    """
     if method.upper() not in STORABLE_METHODS:
         return NOT_STORABLE
     vary = headers.get("vary", "")
@@ -130,6 +143,8 @@ def freshness(
         return NOT_STORABLE
     age = _seconds(headers.get("age")) or 0
     directives = parse_cache_control(headers.get("cache-control", ""))
+    if authorized and not _SHARED_WITH_AUTHORIZATION.intersection(directives):
+        return NOT_STORABLE
     if _NOT_STORED.intersection(directives):
         if ttls.min_ttl > 0:
             return _result(ttls.min_ttl, age)

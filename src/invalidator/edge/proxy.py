@@ -1,10 +1,16 @@
 """The edge: an ASGI caching reverse proxy serving distributions by `Host`.
 
-GET and HEAD are answered from the `EdgeCache` while the `ServeGate` allows it (lease held and
-caught up), else fetched from the origin; concurrent misses for one key share one origin fetch.
-Each fetch is stamped with `gate.position()` taken before the request goes out, so a purge
-applied while it is in flight makes the stored copy stale. Bodies are streamed to the client as
-they arrive; at most max_object_bytes are buffered for the cache. Other methods pass through.
+Each request is matched to its distribution, then to a cache behavior (the first PathPattern
+that matches, else the default), which names the origin, the TTLs and what is forwarded and
+keyed (`edge.keys`). GET and HEAD are answered from the `EdgeCache` while the `ServeGate`
+allows it (lease held and caught up), else fetched from the origin. Concurrent misses for one
+key share one origin fetch: its body is downloaded by a task of its own (`edge.fill`), so a
+slow viewer delays no one, and every viewer of the flight streams from that download. Each
+fetch is stamped with `gate.position()` taken before the request goes out, so a purge applied
+while it is in flight makes the stored copy stale. An expired copy with a validator is
+revalidated with a conditional request; a 304 refreshes it unless it was purged meanwhile.
+Bodies too large for the cache (or not storable) stream straight through, and their download
+stops when the viewer leaves. Other methods pass through.
 """
 
 from __future__ import annotations
@@ -16,14 +22,46 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, MutableMapping
 from dataclasses import dataclass
 from typing import Any, Protocol
-from urllib.parse import unquote
 
 import httpx
 
+from invalidator.domain.cache_policies import NONE
 from invalidator.domain.paths import parse_tag_header
-from invalidator.domain.serving import ServingConfig
+from invalidator.domain.serving import CacheBehavior, ServingConfig
 from invalidator.edge.cache import CachedResponse, EdgeCache
-from invalidator.edge.freshness import fold_headers, freshness, not_modified
+from invalidator.edge.fill import Fill, FillFailed
+from invalidator.edge.freshness import Freshness, fold_headers, freshness
+from invalidator.edge.keys import (
+    ForwardedView,
+    cookie_selection,
+    normalize,
+    origin_headers,
+    select_query,
+    variant_key,
+    with_edge_headers,
+)
+from invalidator.edge.responses import (
+    ERROR,
+    HIT,
+    MISS,
+    REFRESH_HIT,
+    VIA,
+    Head,
+    respond,
+    send_cached,
+    send_plain,
+    via_value,
+)
+from invalidator.edge.streams import (
+    FillBody,
+    Flight,
+    OriginBody,
+    Viewer,
+    declared_length,
+    origin_head,
+    response_pairs,
+    vary_names,
+)
 
 log = logging.getLogger("invalidator.edge")
 
@@ -31,17 +69,9 @@ Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
+FlightKey = tuple[str, str, str, str]
 
-VIA = "1.1 invalidator"
-HIT, MISS, ERROR = "Hit from invalidator", "Miss from invalidator", "Error from invalidator"
-_HOP_BY_HOP = frozenset({"connection", "keep-alive", "proxy-authenticate", "proxy-authorization",
-                         "proxy-connection", "te", "trailer", "trailers", "transfer-encoding",
-                         "upgrade"})  # fmt: skip
-_CONDITIONAL = frozenset({"if-none-match", "if-modified-since", "if-match",
-                          "if-unmodified-since", "if-range", "range"})  # fmt: skip
-_NOT_STORED_HEADERS = frozenset({"content-length", "age", "set-cookie", "x-cache"})
-_NOT_MODIFIED_HEADERS = frozenset({"cache-control", "content-location", "date", "etag",
-                                   "expires", "last-modified", "vary"})  # fmt: skip
+_MISSING = "\x00"
 _CLIENT_DEFAULTS = ("accept", "accept-encoding", "user-agent")
 
 
@@ -60,13 +90,20 @@ class ServeGate(Protocol):
 @dataclass(slots=True)
 class _Request:
     config: ServingConfig
+    behavior: CacheBehavior
     method: str
-    path: str  # decoded: the cache key
-    query: str  # decoded, "" when not forwarded
-    target: str  # raw path and query as forwarded to the origin
+    path: str  # normalized: the key's path
+    query: str  # the keyed query parameters, normalized ("" when none)
+    target: str  # normalized path and forwarded query, as sent to the origin
+    variant: str  # the key's part from request headers and cookies
     headers: list[tuple[str, str]]  # lowercased names, as received
     folded: dict[str, str]
     client_ip: str | None
+    view: ForwardedView
+
+    @property
+    def key(self) -> FlightKey:
+        return (self.config.distribution_id, self.path, self.query, self.variant)
 
 
 class EdgeProxy:
@@ -89,6 +126,7 @@ class EdgeProxy:
         self._gate = gate
         self._timeout = httpx.Timeout(connect=connect_timeout, read=read_timeout,
                                       write=read_timeout, pool=connect_timeout)  # fmt: skip
+        self._follow_timeout = connect_timeout + read_timeout + 1.0
         self._limits = httpx.Limits(max_connections=max_connections,
                                     max_keepalive_connections=max_connections)  # fmt: skip
         self._client = client
@@ -99,7 +137,8 @@ class EdgeProxy:
         self._sweeper: asyncio.Task[None] | None = None
         self._configs: dict[str, ServingConfig] = {}
         self._hosts: dict[str, ServingConfig] = {}
-        self._flights: dict[tuple[str, str, str], asyncio.Event] = {}
+        self._flights: dict[FlightKey, Flight] = {}
+        self._fills: set[asyncio.Task[None]] = set()
 
     # -- distributions ---------------------------------------------------------------------
 
@@ -139,12 +178,15 @@ class EdgeProxy:
             self._sweeper = asyncio.create_task(self._sweep_forever())
 
     async def aclose(self) -> None:
-        """Stop the sweep and close the pool (when this proxy created it)."""
+        """Stop the sweep and downloads, and close the pool (when this proxy created it)."""
         if self._sweeper is not None:
             self._sweeper.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._sweeper
             self._sweeper = None
+        for task in list(self._fills):
+            task.cancel()
+        await asyncio.gather(*self._fills, return_exceptions=True)
         if self._client is not None and self._owns_client:
             await self._client.aclose()
             self._client = None
@@ -187,168 +229,358 @@ class EdgeProxy:
     async def _serve(self, scope: Scope, receive: Receive, send: Send) -> None:
         headers = [(n.decode("latin-1").lower(), v.decode("latin-1")) for n, v in scope["headers"]]
         folded = fold_headers(headers)
-        host = _host_name(folded.get("host", ""))
-        config = self._hosts.get(host)
+        config = self._hosts.get(_host_name(folded.get("host", "")))
         if config is None:
-            await _plain(send, 404, "No distribution is configured for this host.\n")
+            await send_plain(send, 404, "No distribution is configured for this host.\n")
             return
         if not config.enabled:
-            await _plain(send, 403, "This distribution is disabled.\n")
+            await send_plain(send, 403, "This distribution is disabled.\n")
             return
         raw_path = (scope.get("raw_path") or scope["path"].encode()).decode("latin-1")
-        raw_query = scope["query_string"].decode("latin-1") if config.forward_query_strings else ""
+        if not raw_path.startswith("/"):
+            await send_plain(send, 400, "The request target must be a path.\n", ERROR)
+            return
+        path = normalize(raw_path)
+        behavior = config.behavior_for(path)
+        raw_query = scope["query_string"]
+        query = normalize(raw_query.decode("latin-1")) if raw_query else ""
+        key_query = select_query(query, behavior.query_key) if query else ""
+        method = scope["method"].upper()
+        view = ForwardedView(behavior, folded)
+        cacheable = method in ("GET", "HEAD") and behavior.caches
+        variant = variant_key(behavior, folded) if cacheable else ""
+        if cacheable and self._gate.may_serve_from_cache():  # the hot path: a hit
+            cached = self.cache.lookup(config.distribution_id, path, key_query, view, variant)
+            if cached is not None:
+                await send_cached(method, folded, cached, send)
+                return
+        forwarded = select_query(query, behavior.query_forward) if query else ""
         client = scope.get("client")
         request = _Request(
             config=config,
-            method=scope["method"].upper(),
-            path=scope["path"],
-            query=unquote(raw_query) if raw_query else "",
-            target=f"{raw_path}?{raw_query}" if raw_query else raw_path,
+            behavior=behavior,
+            method=method,
+            path=path,
+            query=key_query,
+            target=f"{path}?{forwarded}" if forwarded else path,
+            variant=variant,
             headers=headers,
             folded=folded,
             client_ip=client[0] if client else None,
+            view=view,
+        )
+        viewer = Viewer(receive)
+        try:
+            if cacheable:
+                await self._serve_miss(request, viewer, send)
+            else:
+                has_body = "content-length" in folded or "transfer-encoding" in folded
+                body = _request_body(receive, viewer) if has_body else None
+                await self._pass_through(request, viewer, send, body)
+        except asyncio.CancelledError:
+            task = asyncio.current_task()
+            if viewer.gone and task is not None and task.uncancel() == 0:
+                return  # the viewer left: nothing more to send
+            raise
+        finally:
+            viewer.close()
+
+    # -- GET and HEAD ----------------------------------------------------------------------
+
+    async def _serve_miss(self, request: _Request, viewer: Viewer, send: Send) -> None:
+        if not self._gate.may_serve_from_cache():
+            await self._lead(request, viewer, send, None)
+            return
+        key = request.key
+        flight = self._flights.get(key)
+        if flight is not None:
+            send = viewer.tracking(send)
+            if not await self._follow(request, flight, viewer, send):
+                await self._lead(request, viewer, send, None)
+            return
+        flight = self._flights[key] = Flight()
+        try:
+            await self._lead(request, viewer, send, flight)
+        finally:
+            flight.settled.set()
+            if flight.fill is None and self._flights.get(key) is flight:
+                del self._flights[key]
+
+    async def _follow(self, request: _Request, flight: Flight, viewer: Viewer, send: Send) -> bool:
+        """Answer from another request's fetch; False when this one must fetch on its own.
+
+        A follower streams from the download when its length is known and nothing it asks
+        differs (Vary) nor was purged since the fetch started; otherwise it waits (at most the
+        origin timeouts) for the copy to be stored.
+        """
+        try:
+            await asyncio.wait_for(flight.settled.wait(), self._follow_timeout)
+        except TimeoutError:
+            return False
+        fill, head = flight.fill, flight.head
+        if fill is not None and head is not None and self._may_join(request, flight):
+            if fill.declared is not None and not fill.failed:
+                try:
+                    await respond(request.method, request.folded, head, FillBody(fill), send,
+                                  HIT, gone=viewer.is_gone)  # fmt: skip
+                except FillFailed:
+                    raise ConnectionAbortedError("the origin body failed") from None
+                return True
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(fill.done.wait(), self._follow_timeout)
+        if not self._gate.may_serve_from_cache():
+            return False
+        cached = self.cache.lookup(request.config.distribution_id, request.path, request.query,
+                                   request.view, request.variant)  # fmt: skip
+        if cached is None:
+            return False
+        await send_cached(request.method, request.folded, cached, send)
+        return True
+
+    def _may_join(self, request: _Request, flight: Flight) -> bool:
+        if not self._gate.may_serve_from_cache():
+            return False
+        values = tuple(request.view.get(n, _MISSING).strip() for n in flight.vary)
+        if values != flight.vary_values:
+            return False
+        return not self.cache.purged_since(request.config.distribution_id, request.path,
+                                           request.query, flight.tags, flight.born_pos)  # fmt: skip
+
+    async def _lead(
+        self, request: _Request, viewer: Viewer, send: Send, flight: Flight | None
+    ) -> None:
+        """Fetch from the origin (revalidating a stale copy when there is one) and answer."""
+        dist = request.config.distribution_id
+        born_pos = self._gate.position()  # before the request goes out
+        stack = contextlib.ExitStack()
+        epoch = stack.enter_context(self.cache.fetching(born_pos))
+        response: httpx.Response | None = None
+        send = viewer.tracking(send)
+        try:
+            stale = None
+            if flight is not None:  # the gate is open: a stale copy may be revalidated
+                stale = self.cache.stale(dist, request.path, request.query, request.view,
+                                         request.variant)  # fmt: skip
+            response = await self._origin(request, send, cacheable=True, validators=stale)
+            if response is None:
+                return
+            if stale is not None and response.status_code == 304:
+                refreshed = self._refresh(request, stale, response, born_pos, epoch)
+                await response.aclose()
+                response = None
+                if refreshed is not None:
+                    _settle(flight)
+                    await send_cached(request.method, request.folded, refreshed, send,
+                                      REFRESH_HIT)  # fmt: skip
+                    return
+                response = await self._origin(request, send, cacheable=True, validators=None)
+                if response is None:
+                    return
+            started = self._start_fill(request, response, born_pos, epoch, flight, stack)
+            _settle(flight)
+            if started is None:
+                await self._relay(request, response, viewer, send)
+                return
+            fill, head = started
+            response, stack = None, contextlib.ExitStack()  # both now belong to the download
+            try:
+                await respond(request.method, request.folded, head,
+                              FillBody(fill, relay=True), send, MISS,
+                              gone=viewer.is_gone)  # fmt: skip
+            except FillFailed:
+                raise ConnectionAbortedError("the origin body failed") from None
+            finally:
+                fill.leave()
+        finally:
+            if response is not None:
+                await response.aclose()
+            stack.close()
+
+    def _start_fill(
+        self,
+        request: _Request,
+        response: httpx.Response,
+        born_pos: int,
+        epoch: int,
+        flight: Flight | None,
+        stack: contextlib.ExitStack,
+    ) -> tuple[Fill, Head] | None:
+        """Start downloading a storable response for the cache (taking over `stack` and the
+        response); None when it is not kept."""
+        config, behavior = request.config, request.behavior
+        pairs = response_pairs(response)
+        fields = fold_headers(pairs)
+        fresh = freshness(request.method, response.status_code, fields, behavior,
+                          now=self._wall_clock(),
+                          authorized=request.view.get("authorization") is not None)  # fmt: skip
+        if not fresh.storable or response.status_code in (206, 304):
+            return None
+        declared = declared_length(fields)
+        fill = Fill(self.cache.max_object_bytes, declared, self.cache.reserve)
+        if not fill.begin():
+            return None
+        tags = frozenset[str]()
+        if config.tag_header and config.tag_header.lower() in fields:
+            tags = parse_tag_header(fields[config.tag_header.lower()])
+        vary = vary_names(fields)
+        head = origin_head(
+            response.status_code, pairs, declared, keep_cookies=_keeps_cookies(request)
+        )
+        key = request.key
+        if flight is not None:
+            flight.fill, flight.head, flight.tags, flight.born_pos = fill, head, tags, born_pos
+            flight.vary = vary
+            flight.vary_values = tuple(request.view.get(n, _MISSING).strip() for n in vary)
+        guard = stack.pop_all()
+
+        def store(body: bytes) -> None:
+            self.cache.release(fill.release_reservation())
+            self.cache.store(
+                config.distribution_id, request.path, request.query, request.view,
+                status=response.status_code, headers=pairs, body=body, freshness=fresh,
+                born_pos=born_pos, tags=tags, epoch=epoch, variant=request.variant,
+            )  # fmt: skip
+
+        async def finished(done: Fill) -> None:
+            self.cache.release(done.release_reservation())
+            if flight is not None and self._flights.get(key) is flight:
+                del self._flights[key]
+            guard.close()
+            await response.aclose()
+
+        fill.start(response.aiter_raw(), store, finished, relay=True)
+        assert fill.task is not None
+        self._fills.add(fill.task)
+        fill.task.add_done_callback(self._fills.discard)
+        return fill, head
+
+    def _refresh(
+        self,
+        request: _Request,
+        stale: CachedResponse,
+        response: httpx.Response,
+        born_pos: int,
+        epoch: int,
+    ) -> CachedResponse | None:
+        """Apply a 304 to the stale copy (RFC 9111 §4.3.4: its headers replace the stored ones)."""
+        config = request.config
+        update = [(n, v) for n, v in response_pairs(response)
+                  if n not in ("content-length", "content-type", "content-encoding")]  # fmt: skip
+        names = {n for n, _ in update}
+        merged = [(n, v) for n, v in stale.header_pairs() if n not in names] + update
+        if stale.via is not None and "via" not in names:
+            merged.append(("via", stale.via.decode("latin-1")))
+        fields = fold_headers(merged)
+        fresh: Freshness = freshness(
+            request.method,
+            stale.status,
+            fields,
+            request.behavior,
+            now=self._wall_clock(),
+            authorized=request.view.get("authorization") is not None,
+        )
+        tags = None
+        if config.tag_header and config.tag_header.lower() in names:
+            tags = parse_tag_header(fields[config.tag_header.lower()])
+        return self.cache.refresh(
+            config.distribution_id, request.path, request.query, stale, headers=merged,
+            freshness=fresh, born_pos=born_pos, tags=tags, epoch=epoch,
+        )  # fmt: skip
+
+    async def _relay(
+        self, request: _Request, response: httpx.Response, viewer: Viewer, send: Send
+    ) -> None:
+        """Stream a response that is not kept straight through (its download stops if the
+        viewer leaves)."""
+        pairs = response_pairs(response)
+        length = declared_length(fold_headers(pairs))
+        head = origin_head(
+            response.status_code, pairs, length, keep_cookies=_keeps_cookies(request)
         )
         if request.method in ("GET", "HEAD"):
-            await self._serve_cacheable(request, send)
-        else:
-            await self._fetch(request, send, body=_request_body(receive), cacheable=False)
+            await respond(request.method, request.folded, head, OriginBody(response), send,
+                          MISS, gone=viewer.is_gone)  # fmt: skip
+            return
+        headers = [*head.headers]
+        if length is not None and response.status_code not in (204, 304):
+            headers.append((b"content-length", str(length).encode()))
+        headers += [(b"age", str(head.age).encode()), (b"via", via_value(head.via)),
+                    (b"x-cache", MISS.encode())]  # fmt: skip
+        await send({"type": "http.response.start", "status": response.status_code,
+                    "headers": headers})  # fmt: skip
+        async for chunk in response.aiter_raw():
+            await send({"type": "http.response.body", "body": chunk, "more_body": True})
+        await send({"type": "http.response.body", "body": b"", "more_body": False})
 
-    async def _serve_cacheable(self, request: _Request, send: Send) -> None:
-        key = (request.config.distribution_id, request.path, request.query)
-        if not self._gate.may_serve_from_cache():
-            await self._fetch(request, send, cacheable=True)
+    # -- other methods ---------------------------------------------------------------------
+
+    async def _pass_through(
+        self, request: _Request, viewer: Viewer, send: Send, body: AsyncIterator[bytes] | None
+    ) -> None:
+        response = await self._origin(request, send, cacheable=False, validators=None, body=body)
+        if response is None:
             return
-        cached = self.cache.lookup(*key, request.folded)
-        if cached is not None:
-            await _send_cached(request, cached, send)
-            return
-        flight = self._flights.get(key)
-        if flight is not None:  # a fetch for this key is under way: wait for its copy
-            await flight.wait()
-            cached = self.cache.lookup(*key, request.folded)
-            if cached is not None and self._gate.may_serve_from_cache():
-                await _send_cached(request, cached, send)
-            else:
-                await self._fetch(request, send, cacheable=True)
-            return
-        flight = self._flights[key] = asyncio.Event()
         try:
-            await self._fetch(request, send, cacheable=True, release=flight.set)
+            await self._relay(request, response, viewer, viewer.tracking(send))
         finally:
-            if self._flights.get(key) is flight:
-                del self._flights[key]
-            flight.set()
+            await response.aclose()
 
-    async def _fetch(
+    # -- the origin ------------------------------------------------------------------------
+
+    async def _origin(
         self,
         request: _Request,
         send: Send,
         *,
         cacheable: bool,
+        validators: CachedResponse | None,
         body: AsyncIterator[bytes] | None = None,
-        release: Callable[[], None] | None = None,
-    ) -> None:
-        config = request.config
+    ) -> httpx.Response | None:
+        """Send the origin request (a GET for the cache when `cacheable`, else the viewer's
+        method and body); None when an error answer was sent instead."""
+        behavior = request.behavior
+        headers = origin_headers(behavior, request.headers, request.folded, cacheable=cacheable)
+        headers = with_edge_headers(behavior, headers, request.folded, request.client_ip, VIA)
+        if validators is not None:
+            if validators.etag:
+                headers.append(("if-none-match", validators.etag))
+            if validators.last_modified:
+                headers.append(("if-modified-since", validators.last_modified))
         client = self._http()
-        born_pos = self._gate.position()  # before the request goes out
-        outgoing = client.build_request(
-            "GET" if cacheable else request.method,
-            config.origin_url + request.target,
-            headers=_origin_headers(request, cacheable),
-            content=body,
-        )
-        for name in _CLIENT_DEFAULTS:
-            if name not in request.folded:
-                del outgoing.headers[name]
-        with self.cache.fetching(born_pos) as epoch:
-            try:
-                response = await client.send(outgoing, stream=True)
-            except httpx.TimeoutException:
-                log.warning("origin timeout", extra={"distribution_id": config.distribution_id})
-                await _plain(send, 504, "The origin did not answer in time.\n", ERROR)
-                return
-            except httpx.HTTPError as exc:
-                log.warning("origin unreachable: %s", type(exc).__name__,
-                            extra={"distribution_id": config.distribution_id})  # fmt: skip
-                await _plain(send, 502, "The origin could not be reached.\n", ERROR)
-                return
-            try:
-                await self._relay(request, response, send, cacheable, (born_pos, epoch), release)
-            finally:
-                await response.aclose()
-
-    async def _relay(
-        self,
-        request: _Request,
-        response: httpx.Response,
-        send: Send,
-        cacheable: bool,
-        stamp: tuple[int, int],
-        release: Callable[[], None] | None,
-    ) -> None:
-        """Stream the origin's answer to the client, keeping a copy when it may be stored.
-
-        `release` wakes coalesced followers: once the copy is stored, or as soon as it is known
-        that none will be.
-        """
-        release = release or _nothing
-        config = request.config
-        pairs = _end_to_end(response.headers.multi_items())
-        fields = fold_headers(pairs)
-        fresh = freshness(request.method, response.status_code, fields, config,
-                          now=self._wall_clock())  # fmt: skip
-        buffer: bytearray | None = bytearray() if cacheable and fresh.storable else None
-        if buffer is not None and _declared_length(fields) > self.cache.max_object_bytes:
-            buffer = None
-        if buffer is None:
-            release()
-        status = response.status_code
-        if (
-            cacheable
-            and status == 200
-            and not_modified(request.folded, fields.get("etag"), fields.get("last-modified"))
-        ):
-            status = 304
-        send_body = request.method != "HEAD" and status != 304
-        out = pairs if status != 304 else _not_modified_headers(pairs)
-        out = [*out, *_edge_headers(fields.get("via"), fields.get("age"), MISS)]
-        await send({"type": "http.response.start", "status": status, "headers": _encode(out)})
-        async for chunk in response.aiter_raw():
-            if buffer is not None:
-                if len(buffer) + len(chunk) > self.cache.max_object_bytes:
-                    buffer = None
-                    release()
-                else:
-                    buffer += chunk
-            if send_body:
-                await send({"type": "http.response.body", "body": chunk, "more_body": True})
-            elif buffer is None:
-                break  # nothing to send and nothing to keep: stop downloading
-        if buffer is not None:
-            stored = [(n, v) for n, v in pairs if n.lower() not in _NOT_STORED_HEADERS]
-            tags = frozenset[str]()
-            if config.tag_header and config.tag_header.lower() in fields:
-                tags = parse_tag_header(fields[config.tag_header.lower()])
-            self.cache.store(
-                config.distribution_id,
-                request.path,
-                request.query,
-                request.folded,
-                status=response.status_code,
-                headers=stored,
-                body=bytes(buffer),
-                freshness=fresh,
-                born_pos=stamp[0],
-                tags=tags,
-                epoch=stamp[1],
-                prepared=_HitHeaders.of(stored, len(buffer)),
+        try:
+            outgoing = client.build_request(
+                "GET" if cacheable else request.method,
+                behavior.origin_url + request.target,
+                headers=headers,
+                content=body,
             )
-            release()
-        await send({"type": "http.response.body", "body": b"", "more_body": False})
+        except (httpx.InvalidURL, ValueError):
+            await send_plain(send, 400, "The request target is not a valid URL path.\n", ERROR)
+            return None
+        sent = {name for name, _ in headers}
+        for name in _CLIENT_DEFAULTS:
+            if name not in sent:
+                del outgoing.headers[name]
+        dist = request.config.distribution_id
+        try:
+            return await client.send(outgoing, stream=True)
+        except httpx.TimeoutException:
+            log.warning("origin timeout", extra={"distribution_id": dist})
+            await send_plain(send, 504, "The origin did not answer in time.\n", ERROR)
+        except httpx.HTTPError as exc:
+            log.warning("origin unreachable: %s", type(exc).__name__,
+                        extra={"distribution_id": dist})  # fmt: skip
+            await send_plain(send, 502, "The origin could not be reached.\n", ERROR)
+        return None
 
 
-def _nothing() -> None:
-    pass
+def _keeps_cookies(request: _Request) -> bool:
+    return cookie_selection(request.behavior).mode != NONE
+
+
+def _settle(flight: Flight | None) -> None:
+    if flight is not None:
+        flight.settled.set()
 
 
 def _host_name(host: str) -> str:
@@ -358,114 +590,16 @@ def _host_name(host: str) -> str:
     return host.partition(":")[0].rstrip(".")
 
 
-def _end_to_end(pairs: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
-    pairs = list(pairs)
-    listed = {
-        token.strip().lower()
-        for name, value in pairs
-        if name.lower() == "connection"
-        for token in value.split(",")
-    }
-    return [(n, v) for n, v in pairs if n.lower() not in _HOP_BY_HOP and n.lower() not in listed]
-
-
-def _origin_headers(request: _Request, cacheable: bool) -> list[tuple[str, str]]:
-    dropped = {"host", "via", "x-forwarded-for"}
-    if cacheable:
-        dropped |= _CONDITIONAL | {"content-length"}
-    headers = [(n, v) for n, v in _end_to_end(request.headers) if n not in dropped]
-    custom = {name.lower() for name, _ in request.config.origin_headers}
-    headers = [(n, v) for n, v in headers if n not in custom]
-    headers.extend(request.config.origin_headers)
-    via = request.folded.get("via")
-    headers.append(("via", f"{via}, {VIA}" if via else VIA))
-    forwarded = request.folded.get("x-forwarded-for")
-    if request.client_ip:
-        ip = request.client_ip
-        headers.append(("x-forwarded-for", f"{forwarded}, {ip}" if forwarded else ip))
-    return headers
-
-
-def _edge_headers(via: str | None, age: str | int | None, x_cache: str) -> list[tuple[str, str]]:
-    return [
-        ("age", str(age if age is not None else 0)),
-        ("via", f"{via}, {VIA}" if via else VIA),
-        ("x-cache", x_cache),
-    ]
-
-
-def _not_modified_headers(pairs: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
-    return [(n, v) for n, v in pairs if n.lower() in _NOT_MODIFIED_HEADERS]
-
-
-def _declared_length(fields: dict[str, str]) -> int:
-    try:
-        return int(fields.get("content-length", "0"))
-    except ValueError:
-        return 0
-
-
-def _encode(pairs: Iterable[tuple[str, str]]) -> list[tuple[bytes, bytes]]:
-    return [(n.lower().encode("latin-1"), v.encode("latin-1")) for n, v in pairs]
-
-
-@dataclass(frozen=True, slots=True)
-class _HitHeaders:
-    """The headers of a stored copy as served on a hit, encoded once when it is stored."""
-
-    full: tuple[tuple[bytes, bytes], ...]  # stored headers but Via/Age, then content-length
-    not_modified: tuple[tuple[bytes, bytes], ...]  # the subset a 304 carries
-    via: bytes  # the origin's Via (if any) followed by ours
-
-    @staticmethod
-    def of(headers: Iterable[tuple[str, str]], body_length: int) -> _HitHeaders:
-        """Prepare the stored `headers` of a body of `body_length` bytes."""
-        headers = list(headers)
-        via = fold_headers(headers).get("via")
-        base = [(n, v) for n, v in headers if n.lower() not in ("via", "age")]
-        return _HitHeaders(
-            full=tuple(_encode([*base, ("content-length", str(body_length))])),
-            not_modified=tuple(_encode(_not_modified_headers(base))),
-            via=(f"{via}, {VIA}" if via else VIA).encode("latin-1"),
-        )
-
-
-_HIT_BYTES = HIT.encode("latin-1")
-
-
-async def _send_cached(request: _Request, cached: CachedResponse, send: Send) -> None:
-    """Answer from a stored copy: 304 when the request's validators match."""
-    prepared = cached.prepared
-    if not isinstance(prepared, _HitHeaders):  # stored without prepared headers
-        prepared = _HitHeaders.of(cached.headers, len(cached.body))
-    edge = ((b"age", str(cached.age).encode()), (b"via", prepared.via), (b"x-cache", _HIT_BYTES))
-    if cached.status == 200 and not_modified(request.folded, cached.etag, cached.last_modified):
-        headers = [*prepared.not_modified, *edge]
-        await send({"type": "http.response.start", "status": 304, "headers": headers})
-        await send({"type": "http.response.body", "body": b""})
-        return
-    await send({"type": "http.response.start", "status": cached.status,
-                "headers": [*prepared.full, *edge]})  # fmt: skip
-    body = b"" if request.method == "HEAD" else cached.body
-    await send({"type": "http.response.body", "body": body})
-
-
-async def _plain(send: Send, status: int, text: str, x_cache: str | None = None) -> None:
-    body = text.encode()
-    headers = [("content-type", "text/plain; charset=utf-8"), ("content-length", str(len(body))),
-               ("cache-control", "no-store"), ("via", VIA)]  # fmt: skip
-    if x_cache:
-        headers.append(("x-cache", x_cache))
-    await send({"type": "http.response.start", "status": status, "headers": _encode(headers)})
-    await send({"type": "http.response.body", "body": body})
-
-
-async def _request_body(receive: Receive) -> AsyncIterator[bytes]:
+async def _request_body(receive: Receive, viewer: Viewer) -> AsyncIterator[bytes]:
     while True:
         message = await receive()
         if message["type"] == "http.disconnect":
+            viewer.gone = True
             return
         if message.get("body"):
             yield message["body"]
         if not message.get("more_body"):
             return
+
+
+__all__ = ["HIT", "MISS", "EdgeProxy", "ServeGate"]

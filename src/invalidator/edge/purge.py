@@ -8,16 +8,24 @@ Costs do not depend on the number of cached entries:
 - `add` is O(1) (O(number of distinct prefix lengths) when a new length appears);
 - `is_stale` is O(1) for exact paths and tags, O(distinct wildcard prefix lengths) for wildcards;
 - `compact` is O(rules), run from the background sweep.
+
+Entries are judged by their *decoded* path and query (the cache keys them by a normalized
+percent-encoded form), like the rules: a raw and a percent-encoded spelling of one character
+are one object for a purge. Decoding can only merge spellings (`%FF` and `%FE` both decode to
+U+FFFD), so a purge may cover a little more than it names, never less.
 """
 
 from __future__ import annotations
 
 import bisect
+import sys
 from typing import TypeVar
+from urllib.parse import unquote
 
 from invalidator.domain.paths import ItemKind, PathItem
 
 NO_POSITION = -1
+RULE_OVERHEAD = 104  # bytes a rule costs besides its key: dict slot, int, amortized table
 K = TypeVar("K")
 
 
@@ -32,6 +40,12 @@ class PurgeRules:
         self._lengths: list[int] = []  # sorted distinct prefix lengths
         self._tags: dict[str, int] = {}  # lowercased tag -> pos
         self._max_pos = NO_POSITION
+        self._bytes = 0
+
+    @property
+    def bytes(self) -> int:
+        """Approximate memory held by the rules (counted in the edge cache's bound)."""
+        return self._bytes
 
     def __len__(self) -> int:
         return len(self._paths) + len(self._queries) + len(self._prefixes) + len(self._tags)
@@ -44,21 +58,25 @@ class PurgeRules:
     def add(self, item: PathItem, pos: int) -> None:
         """Record that `item` was invalidated at log position `pos`."""
         if item.kind is ItemKind.TAG:
-            _raise(self._tags, item.key, pos)
+            self._bytes += _raise(self._tags, item.key, pos)
         elif item.kind is ItemKind.WILDCARD:
             if item.key not in self._prefixes:
                 self._add_length(len(item.key))
-            _raise(self._prefixes, item.key, pos)
+            self._bytes += _raise(self._prefixes, item.key, pos)
         elif item.query is None:
-            _raise(self._paths, item.key, pos)
+            self._bytes += _raise(self._paths, item.key, pos)
         else:
-            _raise(self._queries, (item.key, item.query), pos)
+            self._bytes += _raise(self._queries, (item.key, item.query), pos)
         self._max_pos = max(self._max_pos, pos)
 
     def is_stale(self, path: str, query: str, tags: frozenset[str], born_pos: int) -> bool:
-        """Whether a rule covering (decoded path, decoded query, lowercased tags) is newer."""
+        """Whether a rule covering (path, query, lowercased tags) is newer than `born_pos`.
+
+        `path` and `query` may be percent-encoded: they are compared decoded.
+        """
         if self._max_pos <= born_pos:
             return False
+        path, query = unquote(path), unquote(query)
         if self._paths.get(path, NO_POSITION) > born_pos:
             return True
         if self._queries and self._queries.get((path, query), NO_POSITION) > born_pos:
@@ -82,11 +100,12 @@ class PurgeRules:
         rules were dropped.
         """
         before = len(self)
-        _drop_older(self._paths, min_live_born_pos)
-        _drop_older(self._queries, min_live_born_pos)
-        _drop_older(self._tags, min_live_born_pos)
+        self._bytes -= _drop_older(self._paths, min_live_born_pos)
+        self._bytes -= _drop_older(self._queries, min_live_born_pos)
+        self._bytes -= _drop_older(self._tags, min_live_born_pos)
         for prefix in [p for p, pos in self._prefixes.items() if pos <= min_live_born_pos]:
             del self._prefixes[prefix]
+            self._bytes -= _rule_bytes(prefix)
             self._remove_length(len(prefix))
         positions = (*self._paths.values(), *self._queries.values(),
                      *self._prefixes.values(), *self._tags.values())  # fmt: skip
@@ -108,11 +127,27 @@ class PurgeRules:
             self._lengths.remove(length)
 
 
-def _raise(rules: dict[K, int], key: K, pos: int) -> None:
-    if rules.get(key, NO_POSITION) < pos:
+def _rule_bytes(key: object) -> int:
+    if isinstance(key, tuple):
+        return RULE_OVERHEAD + sys.getsizeof(key) + sum(sys.getsizeof(k) for k in key)
+    return RULE_OVERHEAD + sys.getsizeof(key)
+
+
+def _raise(rules: dict[K, int], key: K, pos: int) -> int:
+    """Record `key` at `pos` (never lowering it); the bytes a new rule adds."""
+    known = rules.get(key)
+    if known is None:
         rules[key] = pos
+        return _rule_bytes(key)
+    if known < pos:
+        rules[key] = pos
+    return 0
 
 
-def _drop_older(rules: dict[K, int], floor: int) -> None:
+def _drop_older(rules: dict[K, int], floor: int) -> int:
+    """Drop the rules at or below `floor`; the bytes freed."""
+    freed = 0
     for key in [k for k, pos in rules.items() if pos <= floor]:
         del rules[key]
+        freed += _rule_bytes(key)
+    return freed

@@ -37,20 +37,8 @@ def serving_to_json(config: ServingConfig) -> dict[str, Any]:
 
 
 def serving_from_json(data: dict[str, Any]) -> ServingConfig:
-    """A ServingConfig from JSON."""
-    return ServingConfig(
-        distribution_id=data["distribution_id"],
-        domain_name=data["domain_name"],
-        aliases=tuple(data["aliases"]),
-        origin_url=data["origin_url"],
-        origin_headers=tuple((str(k), str(v)) for k, v in data["origin_headers"]),
-        min_ttl=int(data["min_ttl"]),
-        default_ttl=int(data["default_ttl"]),
-        max_ttl=int(data["max_ttl"]),
-        forward_query_strings=bool(data["forward_query_strings"]),
-        enabled=bool(data["enabled"]),
-        tag_header=data["tag_header"],
-    )
+    """A ServingConfig from JSON (every cache behavior too, not only the flat fields)."""
+    return ServingConfig.from_dict(data)
 
 
 def event_to_json(event: Event) -> dict[str, Any]:
