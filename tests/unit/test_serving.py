@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import copy
 import json
-from dataclasses import asdict
 from typing import Any
 
 import pytest
 
 from invalidator.api.wire.distribution_defaults import fill_distribution_config_defaults
+from invalidator.api.wire.edge_json import serving_from_json, serving_to_json
 from invalidator.domain.errors import InvalidArgument, InvalidOrigin, NoSuchOrigin
-from invalidator.domain.serving import DEFAULT_TTL, MAX_TTL, ServingConfig, serving_config
+from invalidator.domain.serving import DEFAULT_TTL, MAX_TTL, serving_config
 from tests.support.distribution_configs import (
     API_AND_ASSETS,
     CONFIGS,
@@ -290,10 +290,11 @@ def test_cache_policies_managed_and_unknown() -> None:
 
 @pytest.mark.parametrize("name", ["api-and-assets", "s3-site", "custom-origin", "minimal"])
 def test_serving_config_round_trips_through_json(name: str) -> None:
-    """`asdict` is plain JSON and `from_dict` rebuilds an equal config (for standalone edges)."""
+    """What the edge endpoints send is plain JSON and rebuilds an equal config, every cache
+    behavior included (standalone edges serve exactly what the built-in one does)."""
     serving = _serve(CONFIGS[name])
-    carried = json.loads(json.dumps(asdict(serving)))
-    again = ServingConfig.from_dict(carried)
+    carried = json.loads(json.dumps(serving_to_json(serving)))
+    again = serving_from_json(carried)
     assert again == serving
     assert [b.matches("/media/x") for b in again.cache_behaviors] == [
         b.matches("/media/x") for b in serving.cache_behaviors
