@@ -19,14 +19,16 @@ import httpx
 
 from invalidator.domain.serving import ServingConfig
 from invalidator.edge.cache import EdgeCache
+from invalidator.edge.fast_http import EdgeHttpProtocol
 from invalidator.edge.proxy import EdgeProxy
 from tests.support.origin import Origin
 from tests.support.uvicorn_server import serve_in_loop
 
 HOST = "d111111abcdef8.cloudfront.net"
 MAX60 = [("Cache-Control", "max-age=60")]
-# As `invalidator edge` runs uvicorn: the edge writes Date (and no Server) itself.
-EDGE_UVICORN = {"date_header": False, "server_header": False, "http": "httptools"}
+# As `invalidator edge` runs uvicorn: the edge writes Date (and no Server) itself, and its
+# protocol answers plain hits without the ASGI round trip.
+EDGE_UVICORN = {"date_header": False, "server_header": False, "http": EdgeHttpProtocol}
 
 
 class Gate:

@@ -15,6 +15,7 @@ from invalidator.cli.options import SERVE_SETTINGS, settings_from, settings_opti
 from invalidator.cli.servers import Shutdown, bound_port, start_server, uvicorn_server
 from invalidator.domain.clock import SystemClock
 from invalidator.domain.ids import RandomIds
+from invalidator.edge.fast_http import EdgeHttpProtocol
 from invalidator.logs import configure_logging
 from invalidator.propagation.local_link import LocalLink
 from invalidator.runtime import build_control_plane, build_edge, ensure_access_key
@@ -56,7 +57,9 @@ async def _serve_locked(settings: Settings, shutdown: Shutdown) -> None:
             edge_server_host = settings.edge_host or settings.host
             link = LocalLink(plane.propagation, plane.store)
             edge = build_edge(settings, link, "", "")
-            edge_server = uvicorn_server(edge.proxy, edge_server_host, settings.edge_port)
+            edge_server = uvicorn_server(
+                edge.proxy, edge_server_host, settings.edge_port, http=EdgeHttpProtocol
+            )
             tasks.append(await start_server(shutdown.register(edge_server), "invalidator edge"))
             port = bound_port(edge_server)
             edge.agent.name = settings.edge_name or f"builtin-{edge_server_host}-{port}"

@@ -54,8 +54,11 @@ class Shutdown:
         return server
 
 
-def uvicorn_server(app: Any, host: str, port: int) -> EmbeddedServer:
-    """A uvicorn server for `app` without its own logging or signal ownership."""
+def uvicorn_server(
+    app: Any, host: str, port: int, http: type[asyncio.Protocol] | str = "httptools"
+) -> EmbeddedServer:
+    """A uvicorn server for `app` without its own logging or signal ownership; `http` is the
+    protocol (an edge passes `EdgeHttpProtocol`)."""
     config = uvicorn.Config(
         app,
         host=host,
@@ -63,7 +66,7 @@ def uvicorn_server(app: Any, host: str, port: int) -> EmbeddedServer:
         lifespan="off",
         log_config=None,
         access_log=False,
-        http="httptools",
+        http=http,
         server_header=False,
         date_header=False,
         timeout_graceful_shutdown=10,

@@ -34,10 +34,8 @@ from invalidator.edge.freshness import Freshness, fold_headers, freshness
 from invalidator.edge.keys import (
     ForwardedView,
     cookie_selection,
-    normalize,
     origin_headers,
     select_query,
-    variant_key,
     with_edge_headers,
 )
 from invalidator.edge.responses import (
@@ -47,11 +45,13 @@ from invalidator.edge.responses import (
     REFRESH_HIT,
     VIA,
     Head,
+    plain_request,
     respond,
     send_cached,
     send_plain,
     via_value,
 )
+from invalidator.edge.routing import Routed, Routes
 from invalidator.edge.streams import (
     FillBody,
     Flight,
@@ -135,8 +135,7 @@ class EdgeProxy:
         self._sweep_interval = sweep_interval
         self._sweep_slice = sweep_slice
         self._sweeper: asyncio.Task[None] | None = None
-        self._configs: dict[str, ServingConfig] = {}
-        self._hosts: dict[str, ServingConfig] = {}
+        self._routes = Routes()
         self._flights: dict[FlightKey, Flight] = {}
         self._fills: set[asyncio.Task[None]] = set()
 
@@ -146,28 +145,19 @@ class EdgeProxy:
         """Serve exactly these distributions (others' cached objects are dropped)."""
         configs = list(configs)
         wanted = {c.distribution_id for c in configs}
-        for distribution_id in set(self._configs) - wanted:
+        for distribution_id in self._routes.distribution_ids() - wanted:
             self.remove_distribution(distribution_id)
         for config in configs:
             self.upsert_distribution(config)
 
     def upsert_distribution(self, config: ServingConfig) -> None:
         """Serve a new distribution or its new configuration (the cache is kept)."""
-        self._configs[config.distribution_id] = config
-        self._rebuild_hosts()
+        self._routes.upsert(config)
 
     def remove_distribution(self, distribution_id: str) -> None:
         """Stop serving a distribution and drop its cached objects."""
-        self._configs.pop(distribution_id, None)
-        self._rebuild_hosts()
+        self._routes.remove(distribution_id)
         self.cache.drop_distribution(distribution_id)
-
-    def _rebuild_hosts(self) -> None:
-        hosts: dict[str, ServingConfig] = {}
-        for config in self._configs.values():
-            for name in (config.domain_name, *config.aliases):
-                hosts[name.lower().rstrip(".")] = config
-        self._hosts = hosts
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -226,52 +216,59 @@ class EdgeProxy:
                 await send({"type": "lifespan.shutdown.complete"})
                 return
 
+    def _hit(self, routed: Routed) -> CachedResponse | None:
+        """The stored copy to answer with, while the gate allows serving from cache."""
+        if not (routed.cacheable and self._gate.may_serve_from_cache()):
+            return None
+        return self.cache.lookup(
+            routed.config.distribution_id, routed.path, routed.key_query, routed.view,
+            routed.variant,
+        )  # fmt: skip
+
+    def plain_hit(
+        self, method: str, raw_path: str, raw_query: bytes, headers: list[tuple[str, str]]
+    ) -> CachedResponse | None:
+        """The stored copy that answers this GET/HEAD as it is (no precondition or range
+        asked), or None when the request needs the full path (`edge.fast_http`)."""
+        folded = fold_headers(headers)
+        if not plain_request(folded):
+            return None
+        routed = self._routes.route(method, raw_path, raw_query, folded)
+        return self._hit(routed) if isinstance(routed, Routed) else None
+
     async def _serve(self, scope: Scope, receive: Receive, send: Send) -> None:
         headers = [(n.decode("latin-1").lower(), v.decode("latin-1")) for n, v in scope["headers"]]
         folded = fold_headers(headers)
-        config = self._hosts.get(_host_name(folded.get("host", "")))
-        if config is None:
-            await send_plain(send, 404, "No distribution is configured for this host.\n")
-            return
-        if not config.enabled:
-            await send_plain(send, 403, "This distribution is disabled.\n")
-            return
         raw_path = (scope.get("raw_path") or scope["path"].encode()).decode("latin-1")
-        if not raw_path.startswith("/"):
-            await send_plain(send, 400, "The request target must be a path.\n", ERROR)
-            return
-        path = normalize(raw_path)
-        behavior = config.behavior_for(path)
-        raw_query = scope["query_string"]
-        query = normalize(raw_query.decode("latin-1")) if raw_query else ""
-        key_query = select_query(query, behavior.query_key) if query else ""
         method = scope["method"].upper()
-        view = ForwardedView(behavior, folded)
-        cacheable = method in ("GET", "HEAD") and behavior.caches
-        variant = variant_key(behavior, folded) if cacheable else ""
-        if cacheable and self._gate.may_serve_from_cache():  # the hot path: a hit
-            cached = self.cache.lookup(config.distribution_id, path, key_query, view, variant)
-            if cached is not None:
-                await send_cached(method, folded, cached, send)
-                return
-        forwarded = select_query(query, behavior.query_forward) if query else ""
+        routed = self._routes.route(method, raw_path, scope["query_string"], folded)
+        if not isinstance(routed, Routed):
+            status, text, x_cache = routed
+            await send_plain(send, status, text, x_cache)
+            return
+        cached = self._hit(routed)  # the hot path
+        if cached is not None:
+            await send_cached(method, folded, cached, send)
+            return
+        query, path = routed.query, routed.path
+        forwarded = select_query(query, routed.behavior.query_forward) if query else ""
         client = scope.get("client")
         request = _Request(
-            config=config,
-            behavior=behavior,
+            config=routed.config,
+            behavior=routed.behavior,
             method=method,
             path=path,
-            query=key_query,
+            query=routed.key_query,
             target=f"{path}?{forwarded}" if forwarded else path,
-            variant=variant,
+            variant=routed.variant,
             headers=headers,
             folded=folded,
             client_ip=client[0] if client else None,
-            view=view,
+            view=routed.view,
         )
         viewer = Viewer(receive)
         try:
-            if cacheable:
+            if routed.cacheable:
                 await self._serve_miss(request, viewer, send)
             else:
                 has_body = "content-length" in folded or "transfer-encoding" in folded
@@ -581,13 +578,6 @@ def _keeps_cookies(request: _Request) -> bool:
 def _settle(flight: Flight | None) -> None:
     if flight is not None:
         flight.settled.set()
-
-
-def _host_name(host: str) -> str:
-    host = host.strip().lower()
-    if host.startswith("["):
-        return host[: host.find("]") + 1]
-    return host.partition(":")[0].rstrip(".")
 
 
 async def _request_body(receive: Receive, viewer: Viewer) -> AsyncIterator[bytes]:

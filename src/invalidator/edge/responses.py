@@ -9,7 +9,7 @@ carry no Content-Length.
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, MutableMapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, MutableMapping
 from dataclasses import dataclass
 from email.utils import formatdate
 from typing import Any, Protocol
@@ -98,16 +98,26 @@ def _edge(head: Head, x_cache: str) -> Headers:
             (b"x-cache", x_cache.encode())]  # fmt: skip
 
 
+def plain_request(request: Mapping[str, str]) -> bool:
+    """True when the request asks for no precondition or range: a copy is answered as it is."""
+    return _ASKS.isdisjoint(request)
+
+
+def hit_headers(cached: CachedResponse, x_cache: str = HIT) -> list[tuple[bytes, bytes]]:
+    """The headers of a hit: the stored ones, then Age, Via and X-Cache."""
+    via = cached.via + b", " + _VIA if cached.via else _VIA
+    x = _HIT if x_cache is HIT else x_cache.encode()
+    return [*cached.wire, (b"age", str(cached.age).encode()), (b"via", via), (b"x-cache", x)]
+
+
 async def send_cached(
     method: str, request: dict[str, str], cached: CachedResponse, send: Send, x_cache: str = HIT
 ) -> None:
     """Answer from a stored copy (the hot path: no precondition or range asked)."""
-    if not _ASKS.isdisjoint(request):
+    if not plain_request(request):
         await respond(method, request, Head.of(cached), BytesBody(cached.body), send, x_cache)
         return
-    via = cached.via + b", " + _VIA if cached.via else _VIA
-    x = _HIT if x_cache is HIT else x_cache.encode()
-    headers = [*cached.wire, (b"age", str(cached.age).encode()), (b"via", via), (b"x-cache", x)]
+    headers = hit_headers(cached, x_cache)
     await send({"type": "http.response.start", "status": cached.status, "headers": headers})
     await send({"type": "http.response.body", "body": b"" if method == "HEAD" else cached.body})
 

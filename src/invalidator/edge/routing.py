@@ -1,0 +1,114 @@
+"""Which distribution and cache behavior a viewer request is for, and what keys it.
+
+`Routes` is the edge's table of served distributions by host name (domain name and aliases);
+`route` takes one request to a `Routed` (distribution, behavior, normalized path and query,
+the keyed parts) or to the error the edge answers with. Shared by the ASGI path and the
+protocol's fast path for hits, so both decide alike.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from invalidator.domain.serving import CacheBehavior, ServingConfig
+from invalidator.edge.keys import ForwardedView, normalize, select_query, variant_key
+from invalidator.edge.responses import ERROR
+
+_HOST_MEMO = 4096
+
+
+@dataclass(slots=True)
+class Routed:
+    """A request matched to its distribution and cache behavior."""
+
+    config: ServingConfig
+    behavior: CacheBehavior
+    method: str
+    path: str  # normalized: the key's path
+    query: str  # the whole query, normalized
+    key_query: str  # the keyed query parameters
+    view: ForwardedView
+    cacheable: bool
+    variant: str
+
+
+RouteError = tuple[int, str, str | None]  # status, text, X-Cache
+
+
+class Routes:
+    """The distributions an edge serves, by host name."""
+
+    def __init__(self) -> None:
+        self._configs: dict[str, ServingConfig] = {}
+        self._hosts: dict[str, ServingConfig] = {}
+        self._by_host_header: dict[str, ServingConfig | None] = {}  # Host values seen (bounded)
+
+    def distribution_ids(self) -> set[str]:
+        """The distributions served."""
+        return set(self._configs)
+
+    def upsert(self, config: ServingConfig) -> None:
+        """Serve a distribution (or its new configuration)."""
+        self._configs[config.distribution_id] = config
+        self._rebuild()
+
+    def remove(self, distribution_id: str) -> None:
+        """Stop serving a distribution."""
+        self._configs.pop(distribution_id, None)
+        self._rebuild()
+
+    def _rebuild(self) -> None:
+        hosts: dict[str, ServingConfig] = {}
+        for config in self._configs.values():
+            for name in (config.domain_name, *config.aliases):
+                hosts[name.lower().rstrip(".")] = config
+        self._hosts = hosts
+        self._by_host_header = {}
+
+    def route(
+        self, method: str, raw_path: str, raw_query: bytes, folded: dict[str, str]
+    ) -> Routed | RouteError:
+        """Distribution, behavior, key and forwarding of a request; or the error to answer."""
+        config = self._config_for_host(folded.get("host", ""))
+        if config is None:
+            return 404, "No distribution is configured for this host.\n", None
+        if not config.enabled:
+            return 403, "This distribution is disabled.\n", None
+        if not raw_path.startswith("/"):
+            return 400, "The request target must be a path.\n", ERROR
+        path = normalize(raw_path)
+        behavior = config.behavior_for(path)
+        query = normalize(raw_query.decode("latin-1")) if raw_query else ""
+        cacheable = method in ("GET", "HEAD") and behavior.caches
+        return Routed(
+            config=config,
+            behavior=behavior,
+            method=method,
+            path=path,
+            query=query,
+            key_query=select_query(query, behavior.query_key) if query else "",
+            view=ForwardedView(behavior, folded),
+            cacheable=cacheable,
+            variant=variant_key(behavior, folded) if cacheable else "",
+        )
+
+    def _config_for_host(self, host: str) -> ServingConfig | None:
+        """The distribution a `Host` header names; remembered per exact header value (the
+        same few values arrive on every request), forgotten when the distributions change."""
+        try:
+            return self._by_host_header[host]
+        except KeyError:
+            pass
+        config = self._hosts.get(host_name(host))
+        if len(self._by_host_header) >= _HOST_MEMO:
+            self._by_host_header.clear()
+        self._by_host_header[host] = config
+        return config
+
+
+def host_name(host: str) -> str:
+    """A `Host` header's name: lowercased, without port or trailing dot."""
+    host = host.strip().lower()
+    if host.startswith("["):
+        return host[: host.find("]") + 1]
+    return host.partition(":")[0].rstrip(".")
