@@ -125,17 +125,18 @@ def parse_authorization(req: SignedRequest, api_version: str) -> ParsedSigV4 | P
 
 
 def check_clock_skew(request_time: datetime, now: datetime) -> None:
-    """Reject a request dated more than five minutes from `now`, either way (AWS wording)."""
+    """Reject a request dated more than five minutes from `now`, either way (AWS wording).
+
+    Dates are formatted only for the error message: this runs on every request."""
     now = _as_utc(now)
-    shown = format_basic(request_time)
     if request_time < now - MAX_SKEW:
         raise SignatureDoesNotMatch(
-            f"Signature expired: {shown} is now earlier than {format_basic(now - MAX_SKEW)} "
-            f"({format_basic(now)} - 5 min.)"
+            f"Signature expired: {format_basic(request_time)} is now earlier than "
+            f"{format_basic(now - MAX_SKEW)} ({format_basic(now)} - 5 min.)"
         )
     if request_time > now + MAX_SKEW:
         raise SignatureDoesNotMatch(
-            f"Signature not yet current: {shown} is still later than "
+            f"Signature not yet current: {format_basic(request_time)} is still later than "
             f"{format_basic(now + MAX_SKEW)} ({format_basic(now)} + 5 min.)"
         )
 
