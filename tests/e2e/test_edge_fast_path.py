@@ -5,26 +5,10 @@ and leaves everything that is not a plain hit to the full path."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator
 
-import pytest
-
-from tests.support.edge_harness import HOST, MAX60, Edge, running_edge
-from tests.support.origin import Origin
+from tests.support.edge_harness import HOST, MAX60, Edge
 
 HIT, MISS = "Hit from invalidator", "Miss from invalidator"
-
-
-@pytest.fixture
-def origin() -> Iterator[Origin]:
-    with Origin() as served:
-        yield served
-
-
-@pytest.fixture
-async def edge(origin: Origin) -> AsyncIterator[Edge]:
-    async with running_edge(origin) as running:
-        yield running
 
 
 async def raw_exchange(edge: Edge, request: bytes, answers: int = 1) -> list[bytes]:

@@ -7,7 +7,6 @@ import asyncio
 import socket
 import threading
 import time
-from collections.abc import AsyncIterator, Iterator
 from email.utils import formatdate
 
 import pytest
@@ -17,18 +16,6 @@ from tests.support.origin import Origin
 
 HIT, MISS = "Hit from invalidator", "Miss from invalidator"
 REFRESH_HIT = "RefreshHit from invalidator"
-
-
-@pytest.fixture
-def origin() -> Iterator[Origin]:
-    with Origin() as served:
-        yield served
-
-
-@pytest.fixture
-async def edge(origin: Origin) -> AsyncIterator[Edge]:
-    async with running_edge(origin) as running:
-        yield running
 
 
 def stalled_viewer(port: int, path: str) -> socket.socket:

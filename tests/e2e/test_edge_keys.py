@@ -4,7 +4,6 @@ cache policies and path-pattern cache behaviors with two real origins."""
 from __future__ import annotations
 
 import copy
-from collections.abc import AsyncIterator, Iterator
 from dataclasses import replace
 from typing import Any
 
@@ -15,18 +14,6 @@ from tests.support.edge_harness import HOST, MAX60, Edge, distribution, running_
 from tests.support.origin import Origin
 
 HIT, MISS = "Hit from invalidator", "Miss from invalidator"
-
-
-@pytest.fixture
-def origin() -> Iterator[Origin]:
-    with Origin() as served:
-        yield served
-
-
-@pytest.fixture
-async def edge(origin: Origin) -> AsyncIterator[Edge]:
-    async with running_edge(origin) as running:
-        yield running
 
 
 @pytest.mark.parametrize(

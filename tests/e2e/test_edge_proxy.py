@@ -6,25 +6,11 @@ import asyncio
 import socket
 import time
 import tracemalloc
-from collections.abc import AsyncIterator, Iterator
 from email.utils import formatdate
 
 import pytest
 
-from tests.support.edge_harness import HOST, MAX60, Edge, running_edge
-from tests.support.origin import Origin
-
-
-@pytest.fixture
-def origin() -> Iterator[Origin]:
-    with Origin() as served:
-        yield served
-
-
-@pytest.fixture
-async def edge(origin: Origin) -> AsyncIterator[Edge]:
-    async with running_edge(origin) as running:
-        yield running
+from tests.support.edge_harness import HOST, MAX60, Edge
 
 
 async def test_miss_then_hit_with_age_and_via(edge: Edge) -> None:
