@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote, urlsplit
 
+import click
 import httpx
 
 from invalidator.api.auth.sigv4 import signed_headers
@@ -27,15 +28,15 @@ from invalidator.domain.errors import MalformedXML
 _SNIPPET = 120
 
 
-class ApiError(Exception):
+class ApiError(click.ClickException):
     """A failed API call: an error response (`code`, HTTP `status`), an answer that is not
-    the API's (`code` ""), or no answer at all (`status` 0)."""
+    the API's (`code` ""), or no answer at all (`status` 0). A ClickException, so a command
+    that lets it through prints its one line and exits 1."""
 
     def __init__(self, status: int, code: str, message: str) -> None:
         super().__init__(f"{code} ({status}): {message}" if code else message)
         self.status = status
         self.code = code
-        self.message = message
 
 
 def _snippet(response: httpx.Response) -> str:

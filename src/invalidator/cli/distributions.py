@@ -10,7 +10,6 @@ from typing import Any
 
 import click
 
-from invalidator.cli.api_client import ApiError
 from invalidator.cli.local import api_client
 from invalidator.cli.options import run_async, settings_from, settings_options
 from invalidator.cli.origin_config import config_for_origin
@@ -59,10 +58,7 @@ async def create(
     """Create a distribution and print it."""
     config = config_for_origin(origin, aliases, tag_header, comment=comment)
     async with api_client(settings_from(flags)) as client:
-        try:
-            created = await client.create_distribution(config)
-        except ApiError as exc:
-            raise click.ClickException(str(exc)) from exc
+        created = await client.create_distribution(config)
     click.echo(_describe(created))
 
 
@@ -72,10 +68,7 @@ async def create(
 async def list_(**flags: Any) -> None:
     """List distributions."""
     async with api_client(settings_from(flags)) as client:
-        try:
-            found = await client.list_distributions()
-        except ApiError as exc:
-            raise click.ClickException(str(exc)) from exc
+        found = await client.list_distributions()
     click.echo(f"{'ID':16} {'ENABLED':8} {'STATUS':10} {'DOMAIN NAME':40} ORIGIN")
     for d in found:
         enabled = str(d["Enabled"]).lower()
@@ -90,10 +83,7 @@ async def list_(**flags: Any) -> None:
 async def show(distribution_id: str, **flags: Any) -> None:
     """Show one distribution."""
     async with api_client(settings_from(flags)) as client:
-        try:
-            found, _ = await client.get_distribution(distribution_id)
-        except ApiError as exc:
-            raise click.ClickException(str(exc)) from exc
+        found, _ = await client.get_distribution(distribution_id)
     click.echo(_describe(found))
 
 
@@ -104,14 +94,11 @@ async def show(distribution_id: str, **flags: Any) -> None:
 async def delete(distribution_id: str, **flags: Any) -> None:
     """Disable (if needed) and delete a distribution and its invalidations."""
     async with api_client(settings_from(flags)) as client:
-        try:
-            found, etag = await client.get_distribution(distribution_id)
-            config = found["DistributionConfig"]
-            if config["Enabled"]:
-                _, etag = await client.update_distribution(
-                    distribution_id, {**config, "Enabled": False}, etag
-                )
-            await client.delete_distribution(distribution_id, etag)
-        except ApiError as exc:
-            raise click.ClickException(str(exc)) from exc
+        found, etag = await client.get_distribution(distribution_id)
+        config = found["DistributionConfig"]
+        if config["Enabled"]:
+            _, etag = await client.update_distribution(
+                distribution_id, {**config, "Enabled": False}, etag
+            )
+        await client.delete_distribution(distribution_id, etag)
     click.echo(f"deleted {distribution_id}")

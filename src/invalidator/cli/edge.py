@@ -7,7 +7,6 @@ from typing import Any
 
 import click
 
-from invalidator.cli.api_client import ApiError
 from invalidator.cli.local import remote_client
 from invalidator.cli.options import (
     CLIENT_SETTINGS,
@@ -86,10 +85,7 @@ def edges() -> None:
 async def list_edges(**flags: Any) -> None:
     """Each edge session with its lease and progress through the event log."""
     async with remote_client(settings_from(flags)) as client:
-        try:
-            data = await client.request_json("GET", "/_invalidator/edges")
-        except ApiError as exc:
-            raise click.ClickException(str(exc)) from exc
+        data = await client.request_json("GET", "/_invalidator/edges")
     click.echo(f"event log head: {data['head']}")
     click.echo(
         f"{'NAME':28} {'LEASE':8} {'LEFT':>6} {'CURSOR':>8} {'BEHIND':>7} {'SESSION':14} URL"

@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from invalidator.cli.api_client import ApiError, InvalidationView
+from invalidator.cli.api_client import InvalidationView
 from invalidator.cli.local import remote_client
 from invalidator.cli.options import CLIENT_SETTINGS, run_async, settings_from, settings_options
 
@@ -38,28 +38,25 @@ async def invalidate(
 ) -> None:
     """Invalidate PATHS (`/a.jpg`, `/img/*`, `#tag`) on a distribution."""
     async with remote_client(settings_from(flags)) as client:
-        try:
-            caller_reference = f"invalidator-cli-{uuid.uuid4()}"
-            inv = await client.create_invalidation(distribution_id, list(paths), caller_reference)
-            click.echo(f"{inv.id} {inv.status}")
-            started = time.monotonic()
-            next_note = started + _PROGRESS_EVERY
-            delay = _POLL_FIRST
-            while wait and inv.status != "Completed":
-                if time.monotonic() - started > timeout:
-                    raise click.ClickException(f"{inv.id} still {inv.status} after {timeout:g}s")
-                await asyncio.sleep(delay)
-                delay = min(delay * 1.5, _POLL_MOST)
-                current = await client.get_invalidation(distribution_id, inv.id)
-                now = time.monotonic()
-                if current.status != inv.status:
-                    click.echo(f"{current.id} {current.status} after {now - started:.2f}s")
-                elif now >= next_note:
-                    click.echo(f"{current.id} still {current.status} after {now - started:.0f}s")
-                    next_note = now + _PROGRESS_EVERY
-                inv = current
-        except ApiError as exc:
-            raise click.ClickException(str(exc)) from exc
+        caller_reference = f"invalidator-cli-{uuid.uuid4()}"
+        inv = await client.create_invalidation(distribution_id, list(paths), caller_reference)
+        click.echo(f"{inv.id} {inv.status}")
+        started = time.monotonic()
+        next_note = started + _PROGRESS_EVERY
+        delay = _POLL_FIRST
+        while wait and inv.status != "Completed":
+            if time.monotonic() - started > timeout:
+                raise click.ClickException(f"{inv.id} still {inv.status} after {timeout:g}s")
+            await asyncio.sleep(delay)
+            delay = min(delay * 1.5, _POLL_MOST)
+            current = await client.get_invalidation(distribution_id, inv.id)
+            now = time.monotonic()
+            if current.status != inv.status:
+                click.echo(f"{current.id} {current.status} after {now - started:.2f}s")
+            elif now >= next_note:
+                click.echo(f"{current.id} still {current.status} after {now - started:.0f}s")
+                next_note = now + _PROGRESS_EVERY
+            inv = current
 
 
 @click.group()
@@ -74,10 +71,7 @@ def invalidations() -> None:
 async def list_invalidations(distribution_id: str, **flags: Any) -> None:
     """List invalidations, newest first."""
     async with remote_client(settings_from(flags)) as client:
-        try:
-            rows = await client.list_invalidations(distribution_id)
-        except ApiError as exc:
-            raise click.ClickException(str(exc)) from exc
+        rows = await client.list_invalidations(distribution_id)
     click.echo(f"{'ID':16} {'CREATED':26} STATUS")
     for inv_id, created, status in rows:
         click.echo(f"{inv_id:16} {created:26} {status}")
@@ -91,7 +85,4 @@ async def list_invalidations(distribution_id: str, **flags: Any) -> None:
 async def show_invalidation(distribution_id: str, invalidation_id: str, **flags: Any) -> None:
     """Show one invalidation."""
     async with remote_client(settings_from(flags)) as client:
-        try:
-            _show(await client.get_invalidation(distribution_id, invalidation_id))
-        except ApiError as exc:
-            raise click.ClickException(str(exc)) from exc
+        _show(await client.get_invalidation(distribution_id, invalidation_id))
