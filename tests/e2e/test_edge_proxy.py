@@ -41,6 +41,15 @@ async def test_origin_request_headers(edge: Edge) -> None:
     assert "x-hop" not in seen.headers and seen.headers["x-keep"] == "2"
 
 
+async def test_via_and_forwarded_for_are_appended_to(edge: Edge) -> None:
+    """A viewer's own Via and X-Forwarded-For reach the origin with the edge's hop appended."""
+    edge.origin.set("/fwd", b"ok", headers=MAX60)
+    await edge.get("/fwd", headers={"via": "1.1 corp-proxy", "x-forwarded-for": "203.0.113.7"})
+    seen = edge.origin.last("/fwd")
+    assert seen.headers["via"] == "1.1 corp-proxy, 1.1 invalidator"
+    assert seen.headers["x-forwarded-for"] == "203.0.113.7, 127.0.0.1"
+
+
 async def test_cached_copy_served_until_exact_purge(edge: Edge) -> None:
     """The origin changes, the edge serves the old copy; after a purge, the new one."""
     edge.origin.set("/page", b"old", headers=MAX60)
