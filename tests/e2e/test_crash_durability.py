@@ -77,6 +77,27 @@ def test_in_progress_left_by_a_crash_completes_at_start(start_server: StartServe
     assert _wait_completed(second.client(), dist.id, inv["Id"])["Status"] == "Completed"
 
 
+def test_restart_does_not_wait_for_the_dead_builtin_edge(start_server: StartServer) -> None:
+    """After a kill -9 the old process's built-in edge (and its cache) is gone: the restarted
+    server forgets its session at once, so a new invalidation completes at once instead of
+    after the dead session's (here 30 s) lease."""
+    lease = ["--lease-seconds", "30"]
+    first = start_server(args=lease)
+    dist = first.create_distribution()
+    first.client().create_invalidation(
+        DistributionId=dist.id, InvalidationBatch=_batch(["/before"], "before-crash")
+    )
+    first.kill()
+    second = start_server(data_dir=first.data_dir, args=lease)
+    started = time.monotonic()
+    created = second.client().create_invalidation(
+        DistributionId=dist.id, InvalidationBatch=_batch(["/after"], "after-crash")
+    )["Invalidation"]
+    done = _wait_completed(second.client(), dist.id, created["Id"], timeout=15)
+    assert done["Status"] == "Completed"
+    assert time.monotonic() - started < 15  # a waited-out lease would take 30 s
+
+
 def test_kill_during_concurrent_creates_loses_no_acknowledged_id(
     start_server: StartServer,
 ) -> None:
