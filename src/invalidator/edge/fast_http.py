@@ -29,8 +29,6 @@ class _Answered:
     so the parser's later callbacks for it (body, message complete) do nothing."""
 
     response_complete = True
-    disconnected = False
-    keep_alive = True
 
     class message_event:
         @staticmethod
