@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import asyncio
 
-from tests.support.edge_harness import HOST, MAX60, Edge
+from tests.support.edge_harness import HOST, MAX60, Edge, running_edge
+from tests.support.origin import Origin
 
 HIT, MISS = "Hit from invalidator", "Miss from invalidator"
 
@@ -115,3 +116,65 @@ async def test_no_fast_hit_without_the_lease_or_after_a_purge(edge: Edge) -> Non
     edge.purge("/g")
     (purged,) = await raw_exchange(edge, request("/g"))
     assert split(purged)[2] == b"newer"
+
+
+async def _closed_within(reader: asyncio.StreamReader, seconds: float) -> bool:
+    """Whether the server closes the connection within `seconds` (EOF, nothing more sent)."""
+    try:
+        return await asyncio.wait_for(reader.read(1), seconds) == b""
+    except TimeoutError:
+        return False
+
+
+async def _answer(reader: asyncio.StreamReader) -> bytes:
+    head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 10)
+    length = int(split(head)[1][b"content-length"][0])
+    return await asyncio.wait_for(reader.readexactly(length), 10)
+
+
+async def test_idle_keep_alive_connections_close_and_busy_ones_do_not(origin: Origin) -> None:
+    """The keep-alive timeout (one self-re-arming timer per connection) closes a connection idle
+    for the whole timeout after a fast hit or an ASGI answer, and never one that keeps asking,
+    nor one whose request is still being answered."""
+    origin.set("/k", b"k", headers=MAX60)
+    origin.set("/slow", b"s", headers=MAX60, delay=0.6)
+    async with running_edge(origin, keep_alive=0.3, read_timeout=5) as edge:
+        await raw_exchange(edge, request("/k"))
+        reader, writer = await asyncio.open_connection("127.0.0.1", edge.port)
+        try:
+            for _ in range(8):  # 0.8 s of hits, never idle for 0.3 s
+                writer.write(request("/k"))
+                assert await _answer(reader) == b"k"
+                await asyncio.sleep(0.1)
+            writer.write(request("/slow"))  # a miss answered after 0.6 s: busy, not idle
+            assert await _answer(reader) == b"s"
+            assert not await _closed_within(reader, 0.15)
+            assert await _closed_within(reader, 1.0)
+        finally:
+            writer.close()
+        reader, writer = await asyncio.open_connection("127.0.0.1", edge.port)
+        try:
+            writer.write(request("/k", version="1.1", extra='If-None-Match: "x"\r\n'))
+            assert await _answer(reader) == b"k"  # the ASGI path
+            assert await _closed_within(reader, 1.0)
+        finally:
+            writer.close()
+
+
+async def test_expect_100_continue_reaches_the_full_path(edge: Edge) -> None:
+    """A request sent with `Expect: 100-continue` (not a plain hit) gets uvicorn's interim 100
+    before its body is read, then the origin's answer."""
+    edge.origin.set("/post", b"ok")
+    reader, writer = await asyncio.open_connection("127.0.0.1", edge.port)
+    try:
+        writer.write(
+            f"POST /post HTTP/1.1\r\nHost: {HOST}\r\nContent-Length: 4\r\n"
+            "Expect: 100-continue\r\n\r\n".encode()
+        )
+        interim = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 10)
+        assert interim.startswith(b"HTTP/1.1 100 Continue")
+        writer.write(b"data")
+        assert await _answer(reader) == b"ok"
+    finally:
+        writer.close()
+    assert edge.origin.last("/post").body == b"data"

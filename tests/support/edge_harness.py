@@ -102,15 +102,17 @@ async def running_edge(
     max_object_bytes: int = 1 << 20,
     read_timeout: float = 1.0,
     config: ServingConfig | None = None,
+    keep_alive: float = 30,
 ) -> AsyncIterator[Edge]:
-    """An edge serving `config` (by default `distribution(origin)`) in front of `origin`."""
+    """An edge serving `config` (by default `distribution(origin)`) in front of `origin`;
+    idle keep-alive connections are closed after `keep_alive` seconds (as `invalidator edge`)."""
     clock = Clock()
     cache = EdgeCache(max_bytes=max_bytes, max_object_bytes=max_object_bytes, monotonic=clock)
     gate = Gate()
     proxy = EdgeProxy(cache, gate, connect_timeout=1.0, read_timeout=read_timeout)
     proxy.set_distributions([config or distribution(origin)])
     async with (
-        serve_in_loop(proxy, **EDGE_UVICORN) as url,
+        serve_in_loop(proxy, timeout_keep_alive=keep_alive, **EDGE_UVICORN) as url,
         httpx.AsyncClient(base_url=url, timeout=30) as client,
     ):
         yield Edge(client, proxy, cache, gate, clock, origin, url)

@@ -40,12 +40,76 @@ _ANSWERED: Any = _Answered()
 
 
 class EdgeHttpProtocol(HttpToolsProtocol):
-    """uvicorn's protocol for an `EdgeProxy` app, with plain hits answered in place."""
+    """uvicorn's protocol for an `EdgeProxy` app, with plain hits answered in place.
+
+    Two pieces of uvicorn's per-request bookkeeping are made lazy, because a hit needs neither:
+    the ASGI scope is built only when a request goes to the app, and the keep-alive timeout is
+    one timer per idle spell that re-arms itself, instead of a `call_later` armed after every
+    response and cancelled by the next request's bytes.
+    """
+
+    _idle_since: float | None = None
+
+    def on_message_begin(self) -> None:
+        """Start a request; its ASGI scope waits until it is known not to be a plain hit."""
+        self.url = b""
+        self.headers = []
 
     def on_headers_complete(self) -> None:
         """Answer a plain hit at once; anything else goes on to the ASGI app."""
-        if not self._answer_hit():
-            super().on_headers_complete()
+        if self._answer_hit():
+            return
+        url, headers = self.url, self.headers
+        super().on_message_begin()  # uvicorn's scope, with the request read so far put back
+        self.url = url
+        self.headers.extend(headers)
+        self.expect_100_continue = any(
+            name == b"expect" and value.lower() == b"100-continue" for name, value in headers
+        )
+        super().on_headers_complete()
+
+    def data_received(self, data: bytes) -> None:
+        """uvicorn's, except that bytes end an idle spell instead of cancelling a timer."""
+        self._idle_since = None
+        try:
+            self.parser.feed_data(data)
+        except httptools.HttpParserError:
+            msg = "Invalid HTTP request received."
+            self.logger.warning(msg)
+            self.send_400_response(msg)
+        except httptools.HttpParserUpgrade:
+            if self._should_upgrade():
+                self.handle_websocket_upgrade()
+            else:
+                self._unsupported_upgrade_warning()
+
+    def on_response_complete(self) -> None:
+        """As uvicorn's, but an idle spell starts instead of a fresh keep-alive timer."""
+        self.server_state.total_requests += 1
+        if self.transport.is_closing():
+            return
+        self.flow.resume_reading()
+        if self.pipeline:
+            cycle, app = self.pipeline.pop()
+            self._start_asgi_task(cycle, app)
+            return
+        self._idle_since = self.loop.time()
+        if self.timeout_keep_alive_task is None:
+            self.timeout_keep_alive_task = self.loop.call_later(
+                self.timeout_keep_alive, self._keep_alive_due
+            )
+
+    def _keep_alive_due(self) -> None:
+        """Close a connection idle for the whole keep-alive timeout; else wait out the rest."""
+        self.timeout_keep_alive_task = None
+        idle_since = self._idle_since
+        if idle_since is None or self.transport.is_closing():
+            return  # busy: the next response completed starts the timer again
+        left = idle_since + self.timeout_keep_alive - self.loop.time()
+        if left <= 0:
+            self.transport.close()
+        else:
+            self.timeout_keep_alive_task = self.loop.call_later(left, self._keep_alive_due)
 
     def _answer_hit(self) -> bool:
         proxy = self.config.app
