@@ -163,6 +163,18 @@ def _with_behavior(config: dict[str, Any], **changes: Any) -> dict[str, Any]:
     return {**config, "CacheBehaviors": {"Quantity": 1, "Items": [behavior]}}
 
 
+def _many_origins(config: dict[str, Any], count: int) -> dict[str, Any]:
+    first = config["Origins"]["Items"][0]
+    items = [first, *({**first, "Id": f"o{n}"} for n in range(1, count))]
+    return {**config, "Origins": {"Quantity": count, "Items": items}}
+
+
+def _many_behaviors(config: dict[str, Any], count: int) -> dict[str, Any]:
+    (behavior,) = _with_behavior(config)["CacheBehaviors"]["Items"]
+    items = [{**behavior, "PathPattern": f"/p{n}/*"} for n in range(count)]
+    return {**config, "CacheBehaviors": {"Quantity": count, "Items": items}}
+
+
 @pytest.mark.parametrize(
     ("name", "make", "code", "status"),
     [
@@ -301,6 +313,31 @@ def _with_behavior(config: dict[str, Any], **changes: Any) -> dict[str, Any]:
         ),
         ("Comment of 129", lambda: fresh_config(Comment="c" * 129), "InvalidArgument", 400),
         ("empty CallerReference", lambda: fresh_config(CallerReference=""), "InvalidArgument", 400),
+        (
+            "101 origins",
+            lambda: _many_origins(fresh_config(), 101),
+            "TooManyOrigins",
+            400,
+        ),
+        (
+            "76 cache behaviors",
+            lambda: _many_behaviors(fresh_config(), 76),
+            "TooManyCacheBehaviors",
+            400,
+        ),
+        (
+            "11 forwarded headers",
+            lambda: _with_behavior(
+                fresh_config(),
+                ForwardedValues={
+                    "QueryString": False,
+                    "Cookies": {"Forward": "none"},
+                    "Headers": {"Quantity": 11, "Items": [f"X-H{n}" for n in range(11)]},
+                },
+            ),
+            "TooManyHeadersInForwardedValues",
+            400,
+        ),
         (
             "continuous deployment policy",
             lambda: fresh_config(

@@ -20,8 +20,14 @@ from invalidator.domain.errors import (
     NoSuchContinuousDeploymentPolicy,
     NoSuchOrigin,
     ServiceError,
+    TooManyCacheBehaviors,
+    TooManyCookieNamesInWhiteList,
     TooManyDistributionCNAMEs,
+    TooManyHeadersInForwardedValues,
     TooManyOriginCustomHeaders,
+    TooManyOriginGroupsPerDistribution,
+    TooManyOrigins,
+    TooManyQueryStringParameters,
 )
 from tests.support.distribution_configs import API_AND_ASSETS, CONFIGS, CUSTOM_ORIGIN, MINIMAL
 
@@ -65,6 +71,26 @@ def _behavior(config: dict[str, Any], index: int) -> dict[str, Any]:
     else:
         behavior = config["CacheBehaviors"]["Items"][index]
     return behavior
+
+
+def _more(config: dict[str, Any], key: str, count: int, field: str, value: str) -> None:
+    """Grow config[key] to `count` Items by copies of its first, each with its own `field`."""
+    items = config[key]["Items"]
+    while len(items) < count:
+        extra = copy.deepcopy(items[0])
+        extra[field] = value.format(len(items))
+        items.append(extra)
+    config[key]["Quantity"] = len(items)
+
+
+def _forwarded(config: dict[str, Any], what: str, count: int) -> None:
+    """`count` cookie names, headers or query string keys forwarded by path behavior 0."""
+    forwarded = _behavior(config, 0)["ForwardedValues"]
+    names = {"Quantity": count, "Items": [f"{what}{n}" for n in range(count)]}
+    if what == "cookie":
+        forwarded["Cookies"]["WhitelistedNames"] = names
+    else:
+        forwarded["Headers" if what == "header" else "QueryStringCacheKeys"] = names
 
 
 @pytest.mark.parametrize("name", CONFIGS)
@@ -231,6 +257,20 @@ REFUSED: list[tuple[str, dict[str, Any], Change, type[ServiceError], str]] = [
      lambda c: _behavior(c, 0).update(MaxTTL=3_153_600_001), InvalidArgument, "MaxTTL"),
     ("negative MinTTL", API_AND_ASSETS, lambda c: _behavior(c, 1).update(MinTTL=-1),
      InvalidArgument, "MinTTL"),
+    # quotas
+    ("101 origins", MINIMAL, lambda c: _more(c, "Origins", 101, "Id", "o{}"),
+     TooManyOrigins, "101 origins"),
+    ("11 origin groups", CUSTOM_ORIGIN, lambda c: _more(c, "OriginGroups", 11, "Id", "g{}"),
+     TooManyOriginGroupsPerDistribution, "11 origin groups"),
+    ("76 cache behaviors", API_AND_ASSETS,
+     lambda c: _more(c, "CacheBehaviors", 76, "PathPattern", "/p{}/*"),
+     TooManyCacheBehaviors, "76 cache behaviors"),
+    ("11 cookie names", API_AND_ASSETS, lambda c: _forwarded(c, "cookie", 11),
+     TooManyCookieNamesInWhiteList, "11 cookie names"),
+    ("11 forwarded headers", API_AND_ASSETS, lambda c: _forwarded(c, "header", 11),
+     TooManyHeadersInForwardedValues, "11 headers"),
+    ("11 query string keys", API_AND_ASSETS, lambda c: _forwarded(c, "query", 11),
+     TooManyQueryStringParameters, "11 query string keys"),
 ]  # fmt: skip
 
 
@@ -273,6 +313,12 @@ ACCEPTED: list[tuple[str, dict[str, Any], Change]] = [
      lambda c: c.update(ContinuousDeploymentPolicyId="")),
     ("VPC origin", MINIMAL, lambda c: _vpc(c, VpcOriginId="vo_1", OriginReadTimeout=60)),
     ("root object path", MINIMAL, lambda c: c.update(DefaultRootObject="docs/index.html")),
+    ("100 origins", MINIMAL, lambda c: _more(c, "Origins", 100, "Id", "o{}")),
+    ("10 origin groups", CUSTOM_ORIGIN, lambda c: _more(c, "OriginGroups", 10, "Id", "g{}")),
+    ("75 cache behaviors", API_AND_ASSETS,
+     lambda c: _more(c, "CacheBehaviors", 75, "PathPattern", "/p{}/*")),
+    ("10 cookie names, headers, query string keys", API_AND_ASSETS,
+     lambda c: [_forwarded(c, what, 10) for what in ("cookie", "header", "query")]),
 ]  # fmt: skip
 
 

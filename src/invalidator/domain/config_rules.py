@@ -7,6 +7,9 @@ config it would refuse is refused here too and never reaches the store or an edg
     CallerReference (empty), Comment (> 128)      InvalidArgument
     Aliases: not a host name, duplicate           InvalidArgument
              more than 100                        TooManyDistributionCNAMEs
+    Origins: more than 100                        TooManyOrigins
+    OriginGroups: more than 10                    TooManyOriginGroupsPerDistribution
+    CacheBehaviors: more than 75                  TooManyCacheBehaviors
     DefaultRootObject                             InvalidDefaultRootObject
     Origins: none, domain, not exactly one of
              S3/Custom/VpcOriginConfig            InvalidOrigin
@@ -20,12 +23,17 @@ config it would refuse is refused here too and never reaches the store or an edg
              CachePolicyId vs ForwardedValues     InvalidArgument
              TTL out of bounds                    InvalidArgument
              MinTTL <= DefaultTTL <= MaxTTL       InvalidTTLOrder
+             ForwardedValues: more than 10 cookie
+             names / headers / query string keys  TooManyCookieNamesInWhiteList /
+                                                  TooManyHeadersInForwardedValues /
+                                                  TooManyQueryStringParameters
     ContinuousDeploymentPolicyId set              NoSuchContinuousDeploymentPolicy
 
 Sources: the member documentation of botocore's CloudFront model (the API reference), the
 Developer Guide ("Values that you specify when you create or update a distribution",
 "Quotas", "Add custom headers to origin requests", "Using custom URLs by adding alternate
-domain names") and CloudFront's error messages as users report them.
+domain names") and CloudFront's error messages as users report them. The counts are
+CloudFront's default quotas (adjustable there on request, fixed here).
 """
 
 from __future__ import annotations
@@ -43,13 +51,24 @@ from invalidator.domain.errors import (
     InvalidTTLOrder,
     NoSuchContinuousDeploymentPolicy,
     NoSuchOrigin,
+    ServiceError,
+    TooManyCacheBehaviors,
+    TooManyCookieNamesInWhiteList,
     TooManyDistributionCNAMEs,
+    TooManyHeadersInForwardedValues,
     TooManyOriginCustomHeaders,
+    TooManyOriginGroupsPerDistribution,
+    TooManyOrigins,
+    TooManyQueryStringParameters,
 )
 
 MAX_COMMENT = 128  # DistributionConfig.Comment: "cannot be longer than 128 characters"
 MAX_ALIASES = 100  # Quotas: alternate domain names per distribution
 MAX_CUSTOM_HEADERS = 10  # Quotas: custom headers per origin
+MAX_ORIGINS = 100  # Quotas: origins per distribution
+MAX_ORIGIN_GROUPS = 10  # Quotas: origin groups per distribution
+MAX_CACHE_BEHAVIORS = 75  # Quotas: cache behaviors per distribution
+MAX_FORWARDED_NAMES = 10  # Quotas (legacy cache settings): cookies, headers, query strings
 MAX_HEADER_NAME = 256
 MAX_HEADER_VALUE = 1783
 MAX_TTL_SECONDS = 3_153_600_000  # 100 years, the API reference's bound for every TTL
@@ -84,6 +103,15 @@ def check_config(config: Mapping[str, Any]) -> None:
     """Raise the error CloudFront returns for the first rule `config` breaks."""
     _check_general(config)
     _check_aliases(config)
+    _check_count(config.get("Origins"), MAX_ORIGINS, "origins", TooManyOrigins)
+    _check_count(
+        config.get("OriginGroups"), MAX_ORIGIN_GROUPS, "origin groups",
+        TooManyOriginGroupsPerDistribution,
+    )  # fmt: skip
+    _check_count(
+        config.get("CacheBehaviors"), MAX_CACHE_BEHAVIORS, "cache behaviors",
+        TooManyCacheBehaviors,
+    )  # fmt: skip
     origin_ids = _check_origins(config)
     group_ids = _check_origin_groups(config, origin_ids)
     for behavior in _behaviors(config):
@@ -288,6 +316,19 @@ def _check_behavior(behavior: Mapping[str, Any], targets: set[str]) -> None:
     values = [value for _, value in present]
     if values != sorted(values):
         raise InvalidTTLOrder()
+    forwarded = behavior.get("ForwardedValues")
+    if isinstance(forwarded, Mapping):
+        cookies = forwarded.get("Cookies")
+        names = cookies.get("WhitelistedNames") if isinstance(cookies, Mapping) else None
+        _check_count(names, MAX_FORWARDED_NAMES, "cookie names", TooManyCookieNamesInWhiteList)
+        _check_count(
+            forwarded.get("Headers"), MAX_FORWARDED_NAMES, "headers",
+            TooManyHeadersInForwardedValues,
+        )  # fmt: skip
+        _check_count(
+            forwarded.get("QueryStringCacheKeys"), MAX_FORWARDED_NAMES, "query string keys",
+            TooManyQueryStringParameters,
+        )  # fmt: skip
 
 
 # --- helpers ---------------------------------------------------------------------------------
@@ -298,6 +339,13 @@ def _items(container: Any) -> list[Any]:
     if isinstance(container, Mapping) and isinstance(container.get("Items"), list):
         return list(container["Items"])
     return []
+
+
+def _check_count(container: Any, limit: int, what: str, error: type[ServiceError]) -> None:
+    """At most `limit` Items in a Quantity/Items structure (a CloudFront quota)."""
+    count = len(_items(container))
+    if count > limit:
+        raise error(f"Your request contains {count} {what}; at most {limit} are allowed.")
 
 
 def _check_in(name: str, value: Any, bounds: tuple[int, int]) -> None:

@@ -173,6 +173,36 @@ class TooManyOriginCustomHeaders(SenderError):
     default_message = "Your request contains too many origin custom headers."
 
 
+class TooManyOrigins(SenderError):
+    default_message = "You cannot create more origins for the distribution."
+
+
+class TooManyOriginGroupsPerDistribution(SenderError):
+    default_message = (
+        "Processing your request would cause you to exceed the maximum number of origin "
+        "groups allowed."
+    )
+
+
+class TooManyCacheBehaviors(SenderError):
+    default_message = "You cannot create more cache behaviors for the distribution."
+
+
+class TooManyCookieNamesInWhiteList(SenderError):
+    default_message = (
+        "Your request contains more cookie names in the whitelist than are allowed per cache "
+        "behavior."
+    )
+
+
+class TooManyHeadersInForwardedValues(SenderError):
+    default_message = "Your request contains too many headers in forwarded values."
+
+
+class TooManyQueryStringParameters(SenderError):
+    default_message = "Your request contains too many query string parameters."
+
+
 class InvalidOriginReadTimeout(SenderError):
     default_message = "The read timeout specified for the origin is not valid."
 
