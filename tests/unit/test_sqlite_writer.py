@@ -43,3 +43,40 @@ async def test_a_job_failing_after_writing_rolls_back_alone(tmp_path: Path) -> N
     rows = store._query("SELECT v FROM t ORDER BY v")
     assert [r[0] for r in rows] == ["a", "d"]
     await store.close()
+
+
+async def test_completing_more_ids_than_one_statement_takes(tmp_path: Path) -> None:
+    """`complete_invalidations` updates in chunks of ids: 1,201 ids (three statements) all turn
+    Completed with the time given, ids not in progress are left alone, and a repeat changes
+    nothing (completion is idempotent)."""
+    from datetime import UTC, datetime
+
+    store = SqliteStore(tmp_path / "db.sqlite")
+    ids = [f"I{n:05d}" for n in range(1201)]
+
+    def rows(conn: sqlite3.Connection) -> None:
+        conn.execute(
+            "INSERT INTO distributions (id, caller_reference, domain_name, aliases, origin_url, "
+            "enabled, created_at, modified_at, etag) "
+            "VALUES ('E1', 'c', 'd.example', '[]', 'http://o', 1, 't', 't', 'e')"
+        )
+        conn.executemany(
+            "INSERT INTO invalidations (id, distribution_id, seq, caller_reference, paths, "
+            "file_paths, wildcard_paths, status, create_time) "
+            "VALUES (?, 'E1', ?, ?, '[\"/a\"]', 1, 0, 'InProgress', 't')",
+            [(i, n, f"ref-{n}") for n, i in enumerate([*ids, "IKEEP"])],
+        )
+
+    await store._write(rows)
+    first, later = datetime(2026, 12, 2, 1, tzinfo=UTC), datetime(2026, 12, 2, 2, tzinfo=UTC)
+    await store.complete_invalidations([*ids, "INONE"], first)
+    await store.complete_invalidations(ids[:10], later)
+    found = dict(
+        (r[0], (r[1], r[2]))
+        for r in store._query("SELECT id, status, complete_time FROM invalidations")
+    )
+    completed = {i: found[i] for i in ids}
+    assert set(completed.values()) == {("Completed", "2026-12-02T01:00:00.000000+00:00")}
+    assert found["IKEEP"] == ("InProgress", None)
+    assert "INONE" not in found
+    await store.close()

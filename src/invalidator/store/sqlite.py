@@ -60,6 +60,7 @@ T = TypeVar("T")
 _MAX_GROUP = 256
 _BUSY_TIMEOUT_MS = 10_000
 _PARSED_CACHE = 10_000
+_IDS_PER_STATEMENT = 500  # below SQLite's oldest bound on parameters per statement (999)
 
 
 def _connect(path: Path) -> sqlite3.Connection:
@@ -503,19 +504,20 @@ class SqliteStore:
         ids = list(invalidation_ids)
 
         def job(conn: sqlite3.Connection) -> None:
-            conn.executemany(
-                "UPDATE invalidations SET status = ?, complete_time = ? "
-                "WHERE id = ? AND status = ?",
-                [
+            # One statement per chunk, not one per id: each statement the writer runs hands
+            # the GIL to the event loop and back, which is what a busy server pays for.
+            for start in range(0, len(ids), _IDS_PER_STATEMENT):
+                chunk = ids[start : start + _IDS_PER_STATEMENT]
+                conn.execute(
+                    "UPDATE invalidations SET status = ?, complete_time = ? "
+                    f"WHERE status = ? AND id IN ({','.join('?' * len(chunk))})",
                     (
                         InvalidationStatus.COMPLETED.value,
                         time_text(at),
-                        i,
                         InvalidationStatus.IN_PROGRESS.value,
-                    )
-                    for i in ids
-                ],
-            )
+                        *chunk,
+                    ),
+                )
 
         if ids:
             await self._write(job)
