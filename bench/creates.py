@@ -115,9 +115,13 @@ def check_durability_settings(data_dir: Path) -> dict[str, Any]:
 # -- servers -------------------------------------------------------------------------------
 
 
-def start_invalidator(data_dir: Path) -> tuple[ServerProcess, str]:
-    """`invalidator serve --port 0` with log level warning; one distribution."""
-    server = ServerProcess(data_dir, server_env(INVALIDATOR_LOG_LEVEL="warning"))
+def start_invalidator(
+    data_dir: Path, create_wait: float | None = None
+) -> tuple[ServerProcess, str]:
+    """`invalidator serve --port 0` with log level warning (and `create_wait` when given, else
+    serve's default); one distribution."""
+    extra = {} if create_wait is None else {"INVALIDATOR_CREATE_WAIT": f"{create_wait:g}"}
+    server = ServerProcess(data_dir, server_env(INVALIDATOR_LOG_LEVEL="warning", **extra))
     server.start()
     try:
         return server, _invalidator_distribution(server)
@@ -285,7 +289,8 @@ def print_report(report: dict[str, Any]) -> None:
     )
     print_heading(
         f"CreateInvalidation, {report['clients']} clients, {report['duration_s']:g} s measured "
-        f"(after {report['warmup_s']:g} s warm-up), SigV4-signed, 1-3 paths each",
+        f"(after {report['warmup_s']:g} s warm-up), SigV4-signed, 1-3 paths each; "
+        f"invalidator create-wait: {report['create_wait_s']}",
         header,
     )
     for row in (inv, moto):
@@ -330,6 +335,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--duration", type=float, default=10.0, help="measured seconds per server")
     parser.add_argument("--warmup", type=float, default=2.0, help="warm-up seconds per server")
     parser.add_argument("--clients", type=int, default=16, help="concurrent clients")
+    parser.add_argument(
+        "--create-wait",
+        type=float,
+        default=None,
+        help="invalidator's create-wait in seconds (default: serve's own, 0.25; 0 = the 201 "
+        "says InProgress at once, as CloudFront's does, and the edge purges in the background)",
+    )
     args = parser.parse_args(argv)
 
     os.chdir(ROOT)
@@ -337,7 +349,7 @@ def main(argv: list[str] | None = None) -> int:
     durability_settings = check_durability_settings(data_root)
     load_before = os.getloadavg()
     print("starting invalidator serve and moto_server ...", flush=True)
-    inv_server, inv_dist = start_invalidator(data_root / "data")
+    inv_server, inv_dist = start_invalidator(data_root / "data", args.create_wait)
     moto_proc: subprocess.Popen[bytes] | None = None
     try:
         moto_proc, moto_port, moto_dist = start_moto()
@@ -383,7 +395,12 @@ def main(argv: list[str] | None = None) -> int:
             "met": durability_check["ok"],
         },
     ]
-    settings = {"clients": args.clients, "duration_s": args.duration, "warmup_s": args.warmup}
+    settings = {
+        "clients": args.clients,
+        "duration_s": args.duration,
+        "warmup_s": args.warmup,
+        "create_wait_s": "serve's default" if args.create_wait is None else args.create_wait,
+    }
     figures = {
         "invalidator": inv,
         "moto": moto,
