@@ -84,15 +84,13 @@ class EdgeHttpProtocol(HttpToolsProtocol):
                 self._unsupported_upgrade_warning()
 
     def on_response_complete(self) -> None:
-        """As uvicorn's, but an idle spell starts instead of a fresh keep-alive timer."""
+        """As uvicorn's, but an idle spell starts instead of a fresh keep-alive timer (a
+        pipelined request, or a closing transport, is left to uvicorn's own)."""
+        if self.pipeline or self.transport.is_closing():
+            super().on_response_complete()
+            return
         self.server_state.total_requests += 1
-        if self.transport.is_closing():
-            return
         self.flow.resume_reading()
-        if self.pipeline:
-            cycle, app = self.pipeline.pop()
-            self._start_asgi_task(cycle, app)
-            return
         self._idle_since = self.loop.time()
         if self.timeout_keep_alive_task is None:
             self.timeout_keep_alive_task = self.loop.call_later(
