@@ -88,9 +88,11 @@ def _forwarded(config: dict[str, Any], what: str, count: int) -> None:
     forwarded = _behavior(config, 0)["ForwardedValues"]
     names = {"Quantity": count, "Items": [f"{what}{n}" for n in range(count)]}
     if what == "cookie":
-        forwarded["Cookies"]["WhitelistedNames"] = names
+        forwarded["Cookies"] = {"Forward": "whitelist", "WhitelistedNames": names}
+    elif what == "header":
+        forwarded["Headers"] = names
     else:
-        forwarded["Headers" if what == "header" else "QueryStringCacheKeys"] = names
+        forwarded.update(QueryString=True, QueryStringCacheKeys=names)
 
 
 @pytest.mark.parametrize("name", CONFIGS)
@@ -319,6 +321,10 @@ ACCEPTED: list[tuple[str, dict[str, Any], Change]] = [
      lambda c: _more(c, "CacheBehaviors", 75, "PathPattern", "/p{}/*")),
     ("10 cookie names, headers, query string keys", API_AND_ASSETS,
      lambda c: [_forwarded(c, what, 10) for what in ("cookie", "header", "query")]),
+    ("11 names that do not apply (cookies not whitelisted, no query string)", API_AND_ASSETS,
+     lambda c: [_forwarded(c, "cookie", 11), _forwarded(c, "query", 11),
+                _behavior(c, 0)["ForwardedValues"]["Cookies"].update(Forward="all"),
+                _behavior(c, 0)["ForwardedValues"].update(QueryString=False)]),
 ]  # fmt: skip
 
 

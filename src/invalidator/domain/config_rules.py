@@ -7,10 +7,10 @@ config it would refuse is refused here too and never reaches the store or an edg
     CallerReference (empty), Comment (> 128)      InvalidArgument
     Aliases: not a host name, duplicate           InvalidArgument
              more than 100                        TooManyDistributionCNAMEs
+    DefaultRootObject                             InvalidDefaultRootObject
     Origins: more than 100                        TooManyOrigins
     OriginGroups: more than 10                    TooManyOriginGroupsPerDistribution
     CacheBehaviors: more than 75                  TooManyCacheBehaviors
-    DefaultRootObject                             InvalidDefaultRootObject
     Origins: none, domain, not exactly one of
              S3/Custom/VpcOriginConfig            InvalidOrigin
              Id, ports, custom headers, path,
@@ -318,17 +318,22 @@ def _check_behavior(behavior: Mapping[str, Any], targets: set[str]) -> None:
         raise InvalidTTLOrder()
     forwarded = behavior.get("ForwardedValues")
     if isinstance(forwarded, Mapping):
+        # Names only count where they apply: cookies when whitelisted, keys with query strings.
         cookies = forwarded.get("Cookies")
-        names = cookies.get("WhitelistedNames") if isinstance(cookies, Mapping) else None
-        _check_count(names, MAX_FORWARDED_NAMES, "cookie names", TooManyCookieNamesInWhiteList)
+        if isinstance(cookies, Mapping) and cookies.get("Forward") == "whitelist":
+            _check_count(
+                cookies.get("WhitelistedNames"), MAX_FORWARDED_NAMES, "cookie names",
+                TooManyCookieNamesInWhiteList,
+            )  # fmt: skip
         _check_count(
             forwarded.get("Headers"), MAX_FORWARDED_NAMES, "headers",
             TooManyHeadersInForwardedValues,
         )  # fmt: skip
-        _check_count(
-            forwarded.get("QueryStringCacheKeys"), MAX_FORWARDED_NAMES, "query string keys",
-            TooManyQueryStringParameters,
-        )  # fmt: skip
+        if forwarded.get("QueryString"):
+            _check_count(
+                forwarded.get("QueryStringCacheKeys"), MAX_FORWARDED_NAMES, "query string keys",
+                TooManyQueryStringParameters,
+            )  # fmt: skip
 
 
 # --- helpers ---------------------------------------------------------------------------------

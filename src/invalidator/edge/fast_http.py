@@ -51,7 +51,9 @@ class EdgeHttpProtocol(HttpToolsProtocol):
     _idle_since: float | None = None
 
     def on_message_begin(self) -> None:
-        """Start a request; its ASGI scope waits until it is known not to be a plain hit."""
+        """Start a request (the connection is busy until its response completes); its ASGI
+        scope waits until it is known not to be a plain hit."""
+        self._idle_since = None
         self.url = b""
         self.headers = []
 
@@ -68,20 +70,17 @@ class EdgeHttpProtocol(HttpToolsProtocol):
         )
         super().on_headers_complete()
 
-    def data_received(self, data: bytes) -> None:
-        """uvicorn's, except that bytes end an idle spell instead of cancelling a timer."""
+    def _unset_keepalive_if_required(self) -> None:
+        """uvicorn calls this when bytes arrive (and before a pipelined request starts): the
+        connection is busy, which ends the idle spell; the timer stays and will find it so."""
         self._idle_since = None
-        try:
-            self.parser.feed_data(data)
-        except httptools.HttpParserError:
-            msg = "Invalid HTTP request received."
-            self.logger.warning(msg)
-            self.send_400_response(msg)
-        except httptools.HttpParserUpgrade:
-            if self._should_upgrade():
-                self.handle_websocket_upgrade()
-            else:
-                self._unsupported_upgrade_warning()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        """As uvicorn's, and the keep-alive timer goes with the connection."""
+        super().connection_lost(exc)
+        if self.timeout_keep_alive_task is not None:
+            self.timeout_keep_alive_task.cancel()
+            self.timeout_keep_alive_task = None
 
     def on_response_complete(self) -> None:
         """As uvicorn's, but an idle spell starts instead of a fresh keep-alive timer (a
@@ -104,7 +103,7 @@ class EdgeHttpProtocol(HttpToolsProtocol):
         if idle_since is None or self.transport.is_closing():
             return  # busy: the next response completed starts the timer again
         left = idle_since + self.timeout_keep_alive - self.loop.time()
-        if left <= 0:
+        if left <= 0.001:  # timers may fire a little early; uvloop counts in milliseconds
             self.transport.close()
         else:
             self.timeout_keep_alive_task = self.loop.call_later(left, self._keep_alive_due)
