@@ -169,6 +169,26 @@ def _many_origins(config: dict[str, Any], count: int) -> dict[str, Any]:
     return {**config, "Origins": {"Quantity": count, "Items": items}}
 
 
+def _many_groups(config: dict[str, Any], count: int) -> dict[str, Any]:
+    """`count` origin groups, each failing over from origin `o` to a second origin."""
+    config = _many_origins(config, 2)
+    members = {"Quantity": 2, "Items": [{"OriginId": "o"}, {"OriginId": "o1"}]}
+    failover = {"StatusCodes": {"Quantity": 1, "Items": [502]}}
+    items = [
+        {"Id": f"g{n}", "FailoverCriteria": failover, "Members": members} for n in range(count)
+    ]
+    return {**config, "OriginGroups": {"Quantity": count, "Items": items}}
+
+
+def _forwarding(**values: Any) -> dict[str, Any]:
+    """A legacy-settings behavior's ForwardedValues with `values` on top of forwarding nothing."""
+    return {"QueryString": False, "Cookies": {"Forward": "none"}, **values}
+
+
+def _names(prefix: str, count: int) -> dict[str, Any]:
+    return {"Quantity": count, "Items": [f"{prefix}{n}" for n in range(count)]}
+
+
 def _many_behaviors(config: dict[str, Any], count: int) -> dict[str, Any]:
     (behavior,) = _with_behavior(config)["CacheBehaviors"]["Items"]
     items = [{**behavior, "PathPattern": f"/p{n}/*"} for n in range(count)]
@@ -328,14 +348,35 @@ def _many_behaviors(config: dict[str, Any], count: int) -> dict[str, Any]:
         (
             "11 forwarded headers",
             lambda: _with_behavior(
-                fresh_config(),
-                ForwardedValues={
-                    "QueryString": False,
-                    "Cookies": {"Forward": "none"},
-                    "Headers": {"Quantity": 11, "Items": [f"X-H{n}" for n in range(11)]},
-                },
+                fresh_config(), ForwardedValues=_forwarding(Headers=_names("X-H", 11))
             ),
             "TooManyHeadersInForwardedValues",
+            400,
+        ),
+        (
+            "11 origin groups",
+            lambda: _many_groups(fresh_config(), 11),
+            "TooManyOriginGroupsPerDistribution",
+            400,
+        ),
+        (
+            "11 whitelisted cookies",
+            lambda: _with_behavior(
+                fresh_config(),
+                ForwardedValues=_forwarding(
+                    Cookies={"Forward": "whitelist", "WhitelistedNames": _names("c", 11)}
+                ),
+            ),
+            "TooManyCookieNamesInWhiteList",
+            400,
+        ),
+        (
+            "11 query string cache keys",
+            lambda: _with_behavior(
+                fresh_config(),
+                ForwardedValues=_forwarding(QueryString=True, QueryStringCacheKeys=_names("q", 11)),
+            ),
+            "TooManyQueryStringParameters",
             400,
         ),
         (

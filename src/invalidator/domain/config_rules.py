@@ -39,7 +39,7 @@ CloudFront's default quotas (adjustable there on request, fixed here).
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sized
 from typing import Any
 
 from invalidator.domain.errors import (
@@ -69,6 +69,11 @@ MAX_ORIGINS = 100  # Quotas: origins per distribution
 MAX_ORIGIN_GROUPS = 10  # Quotas: origin groups per distribution
 MAX_CACHE_BEHAVIORS = 75  # Quotas: cache behaviors per distribution
 MAX_FORWARDED_NAMES = 10  # Quotas (legacy cache settings): cookies, headers, query strings
+_DISTRIBUTION_QUOTAS: tuple[tuple[str, int, str, type[ServiceError]], ...] = (
+    ("Origins", MAX_ORIGINS, "origins", TooManyOrigins),
+    ("OriginGroups", MAX_ORIGIN_GROUPS, "origin groups", TooManyOriginGroupsPerDistribution),
+    ("CacheBehaviors", MAX_CACHE_BEHAVIORS, "cache behaviors", TooManyCacheBehaviors),
+)
 MAX_HEADER_NAME = 256
 MAX_HEADER_VALUE = 1783
 MAX_TTL_SECONDS = 3_153_600_000  # 100 years, the API reference's bound for every TTL
@@ -103,15 +108,8 @@ def check_config(config: Mapping[str, Any]) -> None:
     """Raise the error CloudFront returns for the first rule `config` breaks."""
     _check_general(config)
     _check_aliases(config)
-    _check_count(config.get("Origins"), MAX_ORIGINS, "origins", TooManyOrigins)
-    _check_count(
-        config.get("OriginGroups"), MAX_ORIGIN_GROUPS, "origin groups",
-        TooManyOriginGroupsPerDistribution,
-    )  # fmt: skip
-    _check_count(
-        config.get("CacheBehaviors"), MAX_CACHE_BEHAVIORS, "cache behaviors",
-        TooManyCacheBehaviors,
-    )  # fmt: skip
+    for member, limit, what, error in _DISTRIBUTION_QUOTAS:
+        _check_count(_items(config.get(member)), limit, what, error, "distribution")
     origin_ids = _check_origins(config)
     group_ids = _check_origin_groups(config, origin_ids)
     for behavior in _behaviors(config):
@@ -149,11 +147,7 @@ def _check_general(config: Mapping[str, Any]) -> None:
 
 def _check_aliases(config: Mapping[str, Any]) -> None:
     aliases = [str(a) for a in _items(config.get("Aliases"))]
-    if len(aliases) > MAX_ALIASES:
-        raise TooManyDistributionCNAMEs(
-            f"Your request contains {len(aliases)} CNAMEs; at most {MAX_ALIASES} are allowed "
-            f"per distribution."
-        )
+    _check_count(aliases, MAX_ALIASES, "CNAMEs", TooManyDistributionCNAMEs, "distribution")
     seen: set[str] = set()
     for alias in aliases:
         key = alias_key(alias)
@@ -235,11 +229,9 @@ def _check_origin(origin: Mapping[str, Any]) -> None:
 
 
 def _check_custom_headers(headers: list[Mapping[str, Any]]) -> None:
-    if len(headers) > MAX_CUSTOM_HEADERS:
-        raise TooManyOriginCustomHeaders(
-            f"Your request contains {len(headers)} origin custom headers; at most "
-            f"{MAX_CUSTOM_HEADERS} are allowed per origin."
-        )
+    _check_count(
+        headers, MAX_CUSTOM_HEADERS, "origin custom headers", TooManyOriginCustomHeaders, "origin"
+    )
     names: set[str] = set()
     for header in headers:
         name = str(header.get("HeaderName") or "")
@@ -318,22 +310,23 @@ def _check_behavior(behavior: Mapping[str, Any], targets: set[str]) -> None:
         raise InvalidTTLOrder()
     forwarded = behavior.get("ForwardedValues")
     if isinstance(forwarded, Mapping):
-        # Names only count where they apply: cookies when whitelisted, keys with query strings.
-        cookies = forwarded.get("Cookies")
-        if isinstance(cookies, Mapping) and cookies.get("Forward") == "whitelist":
-            _check_count(
-                cookies.get("WhitelistedNames"), MAX_FORWARDED_NAMES, "cookie names",
-                TooManyCookieNamesInWhiteList,
-            )  # fmt: skip
-        _check_count(
-            forwarded.get("Headers"), MAX_FORWARDED_NAMES, "headers",
-            TooManyHeadersInForwardedValues,
-        )  # fmt: skip
-        if forwarded.get("QueryString"):
-            _check_count(
-                forwarded.get("QueryStringCacheKeys"), MAX_FORWARDED_NAMES, "query string keys",
-                TooManyQueryStringParameters,
-            )  # fmt: skip
+        for names, what, error in _forwarded_names(forwarded):
+            _check_count(_items(names), MAX_FORWARDED_NAMES, what, error, "cache behavior")
+
+
+def _forwarded_names(forwarded: Mapping[str, Any]) -> Iterator[tuple[Any, str, type[ServiceError]]]:
+    """The name lists of legacy ForwardedValues that count against a quota: cookie names only
+    when cookies are whitelisted, query string keys only when query strings are forwarded."""
+    cookies = forwarded.get("Cookies")
+    if isinstance(cookies, Mapping) and cookies.get("Forward") == "whitelist":
+        yield cookies.get("WhitelistedNames"), "cookie names", TooManyCookieNamesInWhiteList
+    yield forwarded.get("Headers"), "headers", TooManyHeadersInForwardedValues
+    if forwarded.get("QueryString"):
+        yield (
+            forwarded.get("QueryStringCacheKeys"),
+            "query string keys",
+            TooManyQueryStringParameters,
+        )
 
 
 # --- helpers ---------------------------------------------------------------------------------
@@ -346,11 +339,12 @@ def _items(container: Any) -> list[Any]:
     return []
 
 
-def _check_count(container: Any, limit: int, what: str, error: type[ServiceError]) -> None:
-    """At most `limit` Items in a Quantity/Items structure (a CloudFront quota)."""
-    count = len(_items(container))
-    if count > limit:
-        raise error(f"Your request contains {count} {what}; at most {limit} are allowed.")
+def _check_count(items: Sized, limit: int, what: str, error: type[ServiceError], per: str) -> None:
+    """A CloudFront quota: at most `limit` of `items` per `per`."""
+    if len(items) > limit:
+        raise error(
+            f"Your request contains {len(items)} {what}; at most {limit} are allowed per {per}."
+        )
 
 
 def _check_in(name: str, value: Any, bounds: tuple[int, int]) -> None:
