@@ -12,24 +12,25 @@ from tests.support.origin import Origin
 HIT, MISS = "Hit from invalidator", "Miss from invalidator"
 
 
+async def read_response(reader: asyncio.StreamReader, with_body: bool = True) -> bytes:
+    """One response, head and (Content-Length framed) body; no body for a HEAD."""
+    head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 10)
+    if not with_body:
+        return head
+    length = int(split(head)[1].get(b"content-length", [b"0"])[0])
+    return head + await asyncio.wait_for(reader.readexactly(length), 10)
+
+
 async def raw_exchange(edge: Edge, request: bytes, answers: int = 1) -> list[bytes]:
-    """Send raw bytes on one connection; read `answers` responses (Content-Length framed)."""
+    """Send raw bytes on one connection; read `answers` responses."""
     reader, writer = await asyncio.open_connection("127.0.0.1", edge.port)
     try:
         writer.write(request)
         await writer.drain()
-        out = []
-        for _ in range(answers):
-            head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 10)
-            length = next(
-                (int(line.split(b":", 1)[1]) for line in head.split(b"\r\n")
-                 if line.lower().startswith(b"content-length:")),
-                0,
-            )  # fmt: skip
-            is_head = request.split(b"\r\n\r\n")[len(out)].startswith(b"HEAD")
-            body = b"" if is_head else await asyncio.wait_for(reader.readexactly(length), 10)
-            out.append(head + body)
-        return out
+        sent = request.split(b"\r\n\r\n")
+        return [
+            await read_response(reader, not sent[n].startswith(b"HEAD")) for n in range(answers)
+        ]
     finally:
         writer.close()
 
@@ -127,9 +128,8 @@ async def _closed_within(reader: asyncio.StreamReader, seconds: float) -> bool:
 
 
 async def _answer(reader: asyncio.StreamReader) -> bytes:
-    head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 10)
-    length = int(split(head)[1][b"content-length"][0])
-    return await asyncio.wait_for(reader.readexactly(length), 10)
+    """The body of the next response."""
+    return split(await read_response(reader))[2]
 
 
 async def test_idle_keep_alive_connections_close_and_busy_ones_do_not(origin: Origin) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+from datetime import UTC, datetime
 from pathlib import Path
 
 from invalidator.store.sqlite import SqliteStore
@@ -49,8 +50,6 @@ async def test_completing_more_ids_than_one_statement_takes(tmp_path: Path) -> N
     """`complete_invalidations` updates in chunks of ids: 1,201 ids (three statements) all turn
     Completed with the time given, ids not in progress are left alone, and a repeat changes
     nothing (completion is idempotent)."""
-    from datetime import UTC, datetime
-
     store = SqliteStore(tmp_path / "db.sqlite")
     ids = [f"I{n:05d}" for n in range(1201)]
 
@@ -71,10 +70,10 @@ async def test_completing_more_ids_than_one_statement_takes(tmp_path: Path) -> N
     first, later = datetime(2026, 12, 2, 1, tzinfo=UTC), datetime(2026, 12, 2, 2, tzinfo=UTC)
     await store.complete_invalidations([*ids, "INONE"], first)
     await store.complete_invalidations(ids[:10], later)
-    found = dict(
-        (r[0], (r[1], r[2]))
+    found = {
+        r[0]: (r[1], r[2])
         for r in store._query("SELECT id, status, complete_time FROM invalidations")
-    )
+    }
     completed = {i: found[i] for i in ids}
     assert set(completed.values()) == {("Completed", "2026-12-02T01:00:00.000000+00:00")}
     assert found["IKEEP"] == ("InProgress", None)

@@ -56,18 +56,16 @@ class EdgeHttpProtocol(HttpToolsProtocol):
         self._idle_since = None
         self.url = b""
         self.headers = []
+        self.expect_100_continue = False  # uvicorn's on_header sets it
 
     def on_headers_complete(self) -> None:
         """Answer a plain hit at once; anything else goes on to the ASGI app."""
         if self._answer_hit():
             return
-        url, headers = self.url, self.headers
+        url, headers, expect = self.url, self.headers, self.expect_100_continue
         super().on_message_begin()  # uvicorn's scope, with the request read so far put back
-        self.url = url
+        self.url, self.expect_100_continue = url, expect
         self.headers.extend(headers)
-        self.expect_100_continue = any(
-            name == b"expect" and value.lower() == b"100-continue" for name, value in headers
-        )
         super().on_headers_complete()
 
     def _unset_keepalive_if_required(self) -> None:
