@@ -1,13 +1,20 @@
-"""The SQLite writer's group commit: jobs without savepoints, and the redo when one fails late."""
+"""The SQLite store's group commit: jobs without savepoints and the redo when one fails late;
+statements on the caller's loop, the lock wait and COMMIT in the thread; several loops."""
 
 from __future__ import annotations
 
 import asyncio
 import sqlite3
+import threading
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from invalidator.store.sqlite import SqliteStore
+import pytest
+
+from invalidator.domain.errors import ServiceUnavailable
+from invalidator.store.group_commit import GroupCommitWriter
+from invalidator.store.sqlite import SqliteStore, _connect
 
 
 class Refused(Exception):
@@ -79,3 +86,121 @@ async def test_completing_more_ids_than_one_statement_takes(tmp_path: Path) -> N
     assert found["IKEEP"] == ("InProgress", None)
     assert "INONE" not in found
     await store.close()
+
+
+def _insert(value: str) -> object:
+    def job(conn: sqlite3.Connection) -> int:
+        conn.execute("INSERT INTO t (v) VALUES (?)", (value,))
+        return threading.get_ident()
+
+    return job
+
+
+async def _store_with_table(path: Path) -> SqliteStore:
+    store = SqliteStore(path)
+    await store._write(lambda conn: conn.execute("CREATE TABLE t (v TEXT)"))
+    return store
+
+
+async def test_statements_run_on_the_callers_loop_thread(tmp_path: Path) -> None:
+    """A group's statements run on the thread of the loop that submitted them (no GIL
+    hand-off per statement); they are readable once the future resolved."""
+    store = await _store_with_table(tmp_path / "db.sqlite")
+    threads = await asyncio.gather(*(store._write(_insert(f"v{n}")) for n in range(20)))  # type: ignore[arg-type]
+    assert set(threads) == {threading.get_ident()}
+    assert store._query("SELECT count(*) FROM t")[0][0] == 20
+    await store.close()
+
+
+async def test_a_write_waits_for_another_process_lock_without_blocking_the_loop(
+    tmp_path: Path,
+) -> None:
+    """While another connection holds the write lock, a write waits (in the thread, not on the
+    loop: timers keep firing) and commits as soon as the lock is released."""
+    path = tmp_path / "db.sqlite"
+    store = await _store_with_table(path)
+    other = _connect(path)
+    other.execute("BEGIN IMMEDIATE")
+    other.execute("INSERT INTO t (v) VALUES ('other')")
+    write = asyncio.ensure_future(store._write(_insert("mine")))  # type: ignore[arg-type]
+    ticks = 0
+    for _ in range(20):
+        await asyncio.sleep(0.01)
+        ticks += 1
+    assert not write.done() and ticks == 20
+    other.execute("COMMIT")
+    other.close()
+    thread = await asyncio.wait_for(write, 5)
+    assert thread != threading.get_ident()  # this group ran in the writer thread
+    rows = store._query("SELECT v FROM t ORDER BY v")
+    assert [r[0] for r in rows] == ["mine", "other"]
+    assert await store._write(_insert("next")) == threading.get_ident()  # back on the loop
+    await store.close()
+
+
+async def test_a_lock_held_past_the_busy_timeout_fails_the_group(tmp_path: Path) -> None:
+    """When the lock stays taken for longer than the busy timeout, the group's callers get
+    ServiceUnavailable and nothing of theirs is written; the writer goes on afterwards."""
+    path = tmp_path / "db.sqlite"
+    setup = _connect(path)
+    setup.execute("CREATE TABLE t (v TEXT)")
+    setup.close()
+    writer = GroupCommitWriter(_connect(path), busy_timeout_ms=100)
+    other = _connect(path)
+    other.execute("BEGIN IMMEDIATE")
+    started = time.monotonic()
+    with pytest.raises(ServiceUnavailable):
+        await writer.submit(_insert("lost"))  # type: ignore[arg-type]
+    assert 0.09 <= time.monotonic() - started < 5
+    other.execute("ROLLBACK")
+    await writer.submit(_insert("kept"))  # type: ignore[arg-type]
+    assert [r[0] for r in other.execute("SELECT v FROM t")] == ["kept"]
+    other.close()
+    await writer.drain()
+    writer.stop()
+
+
+def test_two_event_loops_write_to_one_store_at_once(tmp_path: Path) -> None:
+    """Loops in two threads share the connection: every write of each lands, each caller is
+    answered on its own loop."""
+    path = tmp_path / "db.sqlite"
+    store = asyncio.run(_store_with_table(path))
+    errors: list[BaseException] = []
+
+    def writer(prefix: str) -> None:
+        async def burst() -> None:
+            for round_ in range(20):
+                await asyncio.gather(
+                    *(store._write(_insert(f"{prefix}-{round_}-{n}")) for n in range(10))  # type: ignore[arg-type]
+                )
+
+        try:
+            asyncio.run(burst())
+        except BaseException as exc:  # reported below, on the test's thread
+            errors.append(exc)
+
+    threads = [threading.Thread(target=writer, args=(p,)) for p in ("a", "b")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert not errors
+    count = store._query("SELECT count(*) FROM t")[0][0]
+    assert count == 400
+    asyncio.run(store.close())
+
+
+async def test_writes_after_close_are_refused(tmp_path: Path) -> None:
+    """close() finishes queued writes first; a write after it fails with ServiceUnavailable."""
+    path = tmp_path / "db.sqlite"
+    store = await _store_with_table(path)
+    queued = [asyncio.ensure_future(store._write(_insert(f"q{n}"))) for n in range(5)]  # type: ignore[arg-type]
+    await asyncio.sleep(0)  # the tasks have submitted their jobs; none has run yet
+    assert not any(f.done() for f in queued)
+    await store.close()
+    assert all(f.done() and f.exception() is None for f in queued)
+    with pytest.raises(ServiceUnavailable):
+        await store._write(_insert("late"))  # type: ignore[arg-type]
+    check = sqlite3.connect(path)
+    assert check.execute("SELECT count(*) FROM t").fetchone()[0] == 5
+    check.close()

@@ -21,11 +21,6 @@ from invalidator.propagation.local_link import LocalLink
 from invalidator.runtime import build_control_plane, build_edge, ensure_access_key
 from invalidator.settings import Settings
 
-# The SQLite writer thread gives the GIL up for every statement; when it wants it back, the
-# event loop holds it until the switch interval ends (5 ms by default), which stalls group
-# commits under load. 0.5 ms: bench.creates +5-15 % creates/s and a lower p99 (bench/README.md).
-_SWITCH_INTERVAL = 0.0005
-
 
 async def serve_forever(settings: Settings) -> None:
     """Run until SIGINT/SIGTERM: stop accepting, finish in-flight requests, flush the store.
@@ -38,7 +33,6 @@ async def serve_forever(settings: Settings) -> None:
 
 
 async def _serve_locked(settings: Settings, shutdown: Shutdown) -> None:
-    sys.setswitchinterval(_SWITCH_INTERVAL)
     configure_logging(settings.log_level)
     plane = build_control_plane(settings)
     created = await ensure_access_key(plane.store, settings, SystemClock(), RandomIds())

@@ -1,10 +1,10 @@
 """SqliteStore: the embedded default store.
 
-One writer thread owns the only write connection. Writes queue to it; it takes every write
-waiting, runs each in its own SAVEPOINT inside one transaction and commits once (group
-commit), so a burst of creates costs one fsync (WAL, synchronous=FULL) instead of one each.
-Every caller's future resolves only after that commit: a 201 is never sent for data that is
-not on disk. Reads use a separate connection on the caller's thread (WAL snapshot reads).
+One write connection, owned by a group-commit writer (store/group_commit.py): the writes
+waiting while a group commits run together in one transaction with one COMMIT, so a burst of
+creates costs one fsync (WAL, synchronous=FULL) instead of one each. Every caller's future
+resolves only after that commit: a 201 is never sent for data that is not on disk. Reads use
+a separate connection on the caller's thread (WAL snapshot reads).
 
 The database holds access keys' secrets in plain text, so a data directory we create is 0700
 and the database file is 0600 (SQLite gives its -wal and -shm files the database's mode); an
@@ -17,7 +17,6 @@ import asyncio
 import contextlib
 import json
 import os
-import queue
 import sqlite3
 import threading
 from collections.abc import Callable, Sequence
@@ -38,6 +37,7 @@ from invalidator.domain.models import (
     InvalidationStatus,
 )
 from invalidator.domain.ports import AdmitFn, ChangeFn, CheckFn, DecideCreateFn
+from invalidator.store.group_commit import GroupCommitWriter
 from invalidator.store.rows import (
     ACCESS_KEY_COLUMNS,
     DISTRIBUTION_COLUMNS,
@@ -57,7 +57,6 @@ from invalidator.store.schema import (
 )
 
 T = TypeVar("T")
-_MAX_GROUP = 256
 _BUSY_TIMEOUT_MS = 10_000
 _PARSED_CACHE = 10_000
 _IDS_PER_STATEMENT = 500  # below SQLite's oldest bound on parameters per statement (999)
@@ -123,119 +122,6 @@ def migrate(conn: sqlite3.Connection, database: str = "the database") -> int:
     return version
 
 
-_Job = tuple[Callable[[sqlite3.Connection], Any], "asyncio.Future[Any]"]
-_Outcome = tuple[bool, Any]
-
-
-class _Writer:
-    """The single writer thread with group commit.
-
-    A group runs in one transaction. Jobs normally run without a SAVEPOINT each (two
-    statements fewer per job): a job that raises before writing anything (a refused create,
-    a missing distribution) leaves nothing to undo. Only when a job raises after it wrote is
-    the transaction rolled back and the whole group run again with one SAVEPOINT per job, so
-    the failed job's writes are undone alone, as they always were. The callers' futures are
-    settled after COMMIT only, with one call into each event loop per group.
-    """
-
-    def __init__(self, conn: sqlite3.Connection) -> None:
-        self._conn = conn
-        self._jobs: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
-        self._thread = threading.Thread(target=self._run, name="sqlite-writer", daemon=True)
-        self._thread.start()
-
-    def submit(self, job: Callable[[sqlite3.Connection], T]) -> asyncio.Future[T]:
-        future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
-        self._jobs.put((job, future))
-        return future
-
-    def stop(self) -> None:
-        self._jobs.put(None)
-        self._thread.join()
-
-    def _run(self) -> None:
-        stopping = False
-        while not stopping:
-            first = self._jobs.get()
-            if first is None:
-                break
-            group = [first]
-            while len(group) < _MAX_GROUP:
-                try:
-                    nxt = self._jobs.get_nowait()
-                except queue.Empty:
-                    break
-                if nxt is None:
-                    stopping = True
-                    break
-                group.append(nxt)
-            self._settle(group, self._commit_group(group))
-        self._conn.close()
-
-    def _commit_group(self, group: list[_Job]) -> list[_Outcome]:
-        conn = self._conn
-        try:
-            conn.execute("BEGIN IMMEDIATE")
-            outcomes = self._run_jobs(group, savepoints=False)
-            if outcomes is None:  # a job failed after writing: redo with savepoints
-                conn.execute("ROLLBACK")
-                conn.execute("BEGIN IMMEDIATE")
-                outcomes = self._run_jobs(group, savepoints=True)
-                assert outcomes is not None
-            conn.execute("COMMIT")
-        except sqlite3.Error as exc:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
-            failure = ServiceUnavailable()
-            failure.__cause__ = exc
-            return [(False, failure)] * len(group)
-        return outcomes
-
-    def _run_jobs(self, group: list[_Job], *, savepoints: bool) -> list[_Outcome] | None:
-        """Each job's outcome; None when (without savepoints) a job raised after writing."""
-        conn = self._conn
-        outcomes: list[_Outcome] = []
-        for job, _ in group:
-            if savepoints:
-                conn.execute("SAVEPOINT job")
-            changes = conn.total_changes
-            try:
-                result = job(conn)
-            except Exception as exc:  # a refused write rolls back alone
-                if savepoints:
-                    conn.execute("ROLLBACK TO job")
-                    conn.execute("RELEASE job")
-                elif conn.total_changes != changes:
-                    return None
-                outcomes.append((False, exc))
-            else:
-                if savepoints:
-                    conn.execute("RELEASE job")
-                outcomes.append((True, result))
-        return outcomes
-
-    @staticmethod
-    def _settle(group: list[_Job], outcomes: list[_Outcome]) -> None:
-        by_loop: dict[asyncio.AbstractEventLoop, list[tuple[asyncio.Future[Any], _Outcome]]]
-        by_loop = {}
-        for (_, future), outcome in zip(group, outcomes, strict=True):
-            by_loop.setdefault(future.get_loop(), []).append((future, outcome))
-        for loop, settled in by_loop.items():
-            with contextlib.suppress(RuntimeError):  # that loop is closed: nobody waits
-                loop.call_soon_threadsafe(_resolve, settled)
-
-
-def _resolve(settled: list[tuple[asyncio.Future[Any], _Outcome]]) -> None:
-    """Runs on the callers' loop: hand each caller its result (unless it stopped waiting)."""
-    for future, (ok, value) in settled:
-        if future.done():
-            continue
-        if ok:
-            future.set_result(value)
-        else:
-            future.set_exception(value)
-
-
 class SqliteStore:
     """The Store port on one SQLite file."""
 
@@ -255,7 +141,7 @@ class SqliteStore:
         self._read_lock = threading.Lock()
         self._parsed: dict[str, tuple[tuple[Any, ...], Distribution]] = {}
         self._parsed_keys: dict[str, tuple[tuple[Any, ...], AccessKey]] = {}
-        self._writer = _Writer(write_conn)
+        self._writer = GroupCommitWriter(write_conn, _BUSY_TIMEOUT_MS)
 
     # -- plumbing ------------------------------------------------------------------------
 
@@ -271,6 +157,7 @@ class SqliteStore:
 
     async def close(self) -> None:
         """Finish queued writes and close both connections."""
+        await self._writer.drain()
         await asyncio.to_thread(self._writer.stop)
         self._read.close()
 
