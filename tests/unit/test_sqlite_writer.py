@@ -204,3 +204,107 @@ async def test_writes_after_close_are_refused(tmp_path: Path) -> None:
     check = sqlite3.connect(path)
     assert check.execute("SELECT count(*) FROM t").fetchone()[0] == 5
     check.close()
+
+
+def _writer_on_table(path: Path) -> GroupCommitWriter:
+    setup = _connect(path)
+    setup.execute("CREATE TABLE t (v TEXT)")
+    setup.close()
+    return GroupCommitWriter(_connect(path), busy_timeout_ms=1000)
+
+
+def _rows(path: Path) -> list[str]:
+    check = sqlite3.connect(path)
+    try:
+        return [r[0] for r in check.execute("SELECT v FROM t ORDER BY v")]
+    finally:
+        check.close()
+
+
+async def test_a_transaction_sqlite_rolled_back_fails_the_whole_group(tmp_path: Path) -> None:
+    """A full disk makes SQLite roll the whole transaction back: the jobs after it must not
+    run in autocommit (nothing of the group reaches the disk, every caller is told)."""
+    path = tmp_path / "db.sqlite"
+    writer = _writer_on_table(path)
+    writer._conn.execute("PRAGMA max_page_count = 3")  # room for the schema, not for a big row
+
+    def big(conn: sqlite3.Connection) -> None:
+        conn.execute("INSERT INTO t (v) VALUES (?)", ("x" * 200_000,))
+
+    def refuses_late(conn: sqlite3.Connection) -> None:
+        conn.execute("INSERT INTO t (v) VALUES ('partial')")
+        raise Refused()
+
+    results = await asyncio.gather(
+        writer.submit(_insert("a")),  # type: ignore[arg-type]
+        writer.submit(big),
+        writer.submit(refuses_late),
+        return_exceptions=True,
+    )
+    assert all(isinstance(r, ServiceUnavailable) for r in results)
+    assert _rows(path) == []
+    writer._conn.execute("PRAGMA max_page_count = 1000000")
+    await writer.submit(_insert("after"))  # type: ignore[arg-type]
+    assert _rows(path) == ["after"]
+    await writer.drain()
+    writer.stop()
+
+
+class _Fatal(BaseException):
+    """Not an Exception: escapes `except Exception`."""
+
+
+async def test_a_job_raising_a_base_exception_does_not_stall_the_writer(tmp_path: Path) -> None:
+    """The group's callers are answered (ServiceUnavailable), nothing of it is written, and
+    the next write works, whether the group ran on the loop or in the thread."""
+    path = tmp_path / "db.sqlite"
+    writer = _writer_on_table(path)
+
+    def fatal(conn: sqlite3.Connection) -> None:
+        conn.execute("INSERT INTO t (v) VALUES ('fatal')")
+        raise _Fatal()
+
+    loop = asyncio.get_running_loop()
+    handler_errors: list[BaseException | None] = []
+    loop.set_exception_handler(lambda _loop, ctx: handler_errors.append(ctx.get("exception")))
+    first = writer.submit(_insert("a"))  # type: ignore[arg-type]
+    second = writer.submit(fatal)
+    done, _ = await asyncio.wait([first, second], timeout=5)
+    assert len(done) == 2
+    assert isinstance(first.exception(), ServiceUnavailable)
+    assert isinstance(second.exception(), ServiceUnavailable)
+    assert any(isinstance(e, _Fatal) for e in handler_errors)  # re-raised, seen by the loop
+    other = _connect(path)  # now the group goes to the thread, which must survive it too
+    other.execute("BEGIN IMMEDIATE")
+    in_thread = writer.submit(fatal)
+    await asyncio.sleep(0.05)
+    other.execute("ROLLBACK")
+    other.close()
+    with pytest.raises(ServiceUnavailable):
+        await asyncio.wait_for(in_thread, 5)
+    await asyncio.wait_for(writer.submit(_insert("after")), 5)  # type: ignore[arg-type]
+    assert _rows(path) == ["after"]
+    await writer.drain()
+    writer.stop()
+
+
+async def test_stop_waits_for_a_group_under_way(tmp_path: Path) -> None:
+    """stop() from another thread while a group runs: the group commits and is answered,
+    then the thread ends; nothing hangs."""
+    path = tmp_path / "db.sqlite"
+    writer = _writer_on_table(path)
+
+    def slow(conn: sqlite3.Connection) -> str:
+        conn.execute("INSERT INTO t (v) VALUES ('slow')")
+        time.sleep(0.3)
+        return "slow"
+
+    future = writer.submit(slow)
+    stopper = threading.Timer(0.1, writer.stop)
+    stopper.start()
+    assert await asyncio.wait_for(future, 5) == "slow"
+    stopper.join(5)
+    assert not writer._thread.is_alive()
+    assert _rows(path) == ["slow"]
+    with pytest.raises(ServiceUnavailable):
+        await writer.submit(_insert("late"))  # type: ignore[arg-type]

@@ -102,7 +102,8 @@ class GroupCommitWriter:
         """Finish the thread's work and close the connection (after `drain`); later jobs fail
         with ServiceUnavailable."""
         self._stopped = True
-        self._work.put(None)
+        with self._conn_lock:  # a group under way queues its COMMIT before the stop
+            self._work.put(None)
         self._thread.join()
 
     def _start(self, lq: _LoopQueue) -> None:
@@ -118,6 +119,10 @@ class GroupCommitWriter:
             return
         # From here the lock is ours until the group's COMMIT ended: released by the thread,
         # or here when the group fails on the loop.
+        if self._stopped:  # stop() came between the check above and the lock
+            self._conn_lock.release()
+            self._start(lq)
+            return
         group, lq.pending = lq.pending[:MAX_GROUP], lq.pending[MAX_GROUP:]
         try:
             self._begin()
@@ -131,21 +136,24 @@ class GroupCommitWriter:
             self._conn_lock.release()
             self._finish(lq, group, _failed(group, exc))
             return
-        except BaseException:
+        except BaseException as exc:  # the group's callers are answered, the writer goes on
             self._rollback()
             self._conn_lock.release()
+            self._finish(lq, group, _failed(group, exc))
             raise
         self._work.put(_Work(lq, group, outcomes))
 
     def _finish(self, lq: _LoopQueue, group: list[_Job], outcomes: list[_Outcome]) -> None:
-        for (_, future), (ok, value) in zip(group, outcomes, strict=True):
-            if future.done():  # the caller stopped waiting
-                continue
-            if ok:
-                future.set_result(value)
-            else:
-                future.set_exception(value)
-        self._start(lq)
+        try:
+            for (_, future), (ok, value) in zip(group, outcomes, strict=True):
+                if future.done():  # the caller stopped waiting
+                    continue
+                if ok:
+                    future.set_result(value)
+                else:
+                    future.set_exception(value)
+        finally:
+            self._start(lq)
 
     def _idle(self, lq: _LoopQueue) -> None:
         lq.busy = False
@@ -158,10 +166,13 @@ class GroupCommitWriter:
 
     def _run(self) -> None:
         while (work := self._work.get()) is not None:
-            if work.outcomes is None:
-                outcomes = self._whole_group(work.group)
-            else:
-                outcomes = self._commit(work.group, work.outcomes)
+            try:
+                if work.outcomes is None:
+                    outcomes = self._whole_group(work.group)
+                else:
+                    outcomes = self._commit(work.group, work.outcomes)
+            except BaseException as exc:  # the thread must outlive any job
+                outcomes = _failed(work.group, exc)
             with contextlib.suppress(RuntimeError):  # that loop is closed: nobody waits
                 work.queue.loop.call_soon_threadsafe(self._finish, work.queue, work.group, outcomes)
         self._conn.close()
@@ -185,7 +196,7 @@ class GroupCommitWriter:
             self._begin()
             outcomes = self._run_group(group)
             conn.execute("COMMIT")
-        except sqlite3.Error as exc:
+        except BaseException as exc:
             self._rollback()
             return _failed(group, exc)
         finally:
@@ -217,6 +228,9 @@ class GroupCommitWriter:
             try:
                 result = job(conn)
             except Exception as exc:  # a refused write rolls back alone
+                _check_still_in_transaction(conn)
+                if isinstance(exc, StopIteration):  # a future cannot carry it
+                    exc = RuntimeError(f"a store job raised {exc!r}")
                 if savepoints:
                     conn.execute("ROLLBACK TO job")
                     conn.execute("RELEASE job")
@@ -224,6 +238,7 @@ class GroupCommitWriter:
                     return None
                 outcomes.append((False, exc))
             else:
+                _check_still_in_transaction(conn)
                 if savepoints:
                     conn.execute("RELEASE job")
                 outcomes.append((True, result))
@@ -249,7 +264,14 @@ class _Busy(sqlite3.OperationalError):
     """Another connection holds the database's write lock."""
 
 
-def _failed(group: list[_Job], exc: sqlite3.Error) -> list[_Outcome]:
+def _check_still_in_transaction(conn: sqlite3.Connection) -> None:
+    """SQLite rolls the whole transaction back on some errors (disk full, I/O error, an
+    interrupt); the rest of the group must then not run in autocommit: the group fails."""
+    if not conn.in_transaction:
+        raise sqlite3.OperationalError("the group's transaction was rolled back by SQLite")
+
+
+def _failed(group: list[_Job], exc: BaseException) -> list[_Outcome]:
     """Every job of a group that could not commit: ServiceUnavailable, caused by `exc`."""
     failure = ServiceUnavailable()
     failure.__cause__ = exc
