@@ -308,3 +308,28 @@ async def test_stop_waits_for_a_group_under_way(tmp_path: Path) -> None:
     assert _rows(path) == ["slow"]
     with pytest.raises(ServiceUnavailable):
         await writer.submit(_insert("late"))  # type: ignore[arg-type]
+
+
+async def test_a_job_marked_in_thread_leaves_the_loop_free(tmp_path: Path) -> None:
+    """A long job submitted `in_thread` (as deleting a distribution is) runs with its group in
+    the writer thread: the loop keeps running while it works, and its result commits."""
+    path = tmp_path / "db.sqlite"
+    writer = _writer_on_table(path)
+
+    def long_job(conn: sqlite3.Connection) -> int:
+        conn.execute("INSERT INTO t (v) VALUES ('long')")
+        time.sleep(0.3)  # stands for a long statement (SQLite releases the GIL too)
+        return threading.get_ident()
+
+    job = writer.submit(long_job, in_thread=True)
+    neighbour = writer.submit(_insert("neighbour"))  # type: ignore[arg-type]
+    ticks = 0
+    while not job.done():
+        await asyncio.sleep(0.01)
+        ticks += 1
+    assert ticks >= 10  # the loop was not blocked for the 0.3 s
+    assert job.result() != threading.get_ident()
+    assert await neighbour != threading.get_ident()  # the same group, in the thread
+    assert _rows(path) == ["long", "neighbour"]
+    await writer.drain()
+    writer.stop()

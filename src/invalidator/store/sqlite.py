@@ -145,8 +145,8 @@ class SqliteStore:
 
     # -- plumbing ------------------------------------------------------------------------
 
-    async def _write(self, job: Callable[[sqlite3.Connection], T]) -> T:
-        return await self._writer.submit(job)
+    async def _write(self, job: Callable[[sqlite3.Connection], T], *, in_thread: bool = False) -> T:
+        return await self._writer.submit(job, in_thread=in_thread)
 
     def _query(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
         with self._read_lock:
@@ -263,7 +263,7 @@ class SqliteStore:
             conn.execute("DELETE FROM distributions WHERE id = ?", (distribution_id,))
             self._add_event(conn, EventKind.DISTRIBUTION_DELETED, distribution_id)
 
-        await self._write(job)
+        await self._write(job, in_thread=True)  # cascades over all its invalidations
 
     # -- invalidations -------------------------------------------------------------------
 
