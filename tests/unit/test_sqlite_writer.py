@@ -96,6 +96,21 @@ def _insert(value: str) -> object:
     return job
 
 
+def _writer_on_table(path: Path, busy_timeout_ms: int = 1000) -> GroupCommitWriter:
+    setup = _connect(path)
+    setup.execute("CREATE TABLE t (v TEXT)")
+    setup.close()
+    return GroupCommitWriter(_connect(path), busy_timeout_ms=busy_timeout_ms)
+
+
+def _rows(path: Path) -> list[str]:
+    check = sqlite3.connect(path)
+    try:
+        return [r[0] for r in check.execute("SELECT v FROM t ORDER BY v")]
+    finally:
+        check.close()
+
+
 async def _store_with_table(path: Path) -> SqliteStore:
     store = SqliteStore(path)
     await store._write(lambda conn: conn.execute("CREATE TABLE t (v TEXT)"))
@@ -142,10 +157,7 @@ async def test_a_lock_held_past_the_busy_timeout_fails_the_group(tmp_path: Path)
     """When the lock stays taken for longer than the busy timeout, the group's callers get
     ServiceUnavailable and nothing of theirs is written; the writer goes on afterwards."""
     path = tmp_path / "db.sqlite"
-    setup = _connect(path)
-    setup.execute("CREATE TABLE t (v TEXT)")
-    setup.close()
-    writer = GroupCommitWriter(_connect(path), busy_timeout_ms=100)
+    writer = _writer_on_table(path, busy_timeout_ms=100)
     other = _connect(path)
     other.execute("BEGIN IMMEDIATE")
     started = time.monotonic()
@@ -201,24 +213,7 @@ async def test_writes_after_close_are_refused(tmp_path: Path) -> None:
     assert all(f.done() and f.exception() is None for f in queued)
     with pytest.raises(ServiceUnavailable):
         await store._write(_insert("late"))  # type: ignore[arg-type]
-    check = sqlite3.connect(path)
-    assert check.execute("SELECT count(*) FROM t").fetchone()[0] == 5
-    check.close()
-
-
-def _writer_on_table(path: Path) -> GroupCommitWriter:
-    setup = _connect(path)
-    setup.execute("CREATE TABLE t (v TEXT)")
-    setup.close()
-    return GroupCommitWriter(_connect(path), busy_timeout_ms=1000)
-
-
-def _rows(path: Path) -> list[str]:
-    check = sqlite3.connect(path)
-    try:
-        return [r[0] for r in check.execute("SELECT v FROM t ORDER BY v")]
-    finally:
-        check.close()
+    assert len(_rows(path)) == 5
 
 
 async def test_a_transaction_sqlite_rolled_back_fails_the_whole_group(tmp_path: Path) -> None:

@@ -6,7 +6,7 @@ committed wait and form the next group: one transaction, one COMMIT (one fsync) 
 Where each step runs, and why:
 - the statements of a group run on the event loop that submitted the jobs. Every SQLite call
   releases the GIL; a thread running them has to win the GIL back from the busy event loop
-  after each statement, which made a group's statements take 10-30x their CPU time under load
+  after each statement, which made a group's statements take ~10x their CPU time under load
   (bench/README.md). On the loop they cost their CPU time only (tens of microseconds a job),
   like the store's reads, which already run there;
 - BEGIN IMMEDIATE is tried on the loop without waiting (busy_timeout 0); when another process
@@ -117,18 +117,15 @@ class GroupCommitWriter:
         if not lq.pending:
             self._idle(lq)
             return
-        if self._stopped:  # submitted before, started after the stop: nothing will run them
-            group, lq.pending = lq.pending, []
-            self._finish(lq, group, [(False, ServiceUnavailable())] * len(group))
-            return
-        if not self._conn_lock.acquire(blocking=False):  # another loop's group is under way
+        if not self._conn_lock.acquire(blocking=False):  # another loop's group, or stop()
             lq.loop.call_later(_LOCK_RETRY, self._start, lq)
             return
         # From here the lock is ours until the group's COMMIT ended: released by the thread,
         # or here when the group fails on the loop.
-        if self._stopped:  # stop() came between the check above and the lock
+        if self._stopped:  # submitted before, started after the stop: nothing will run them
             self._conn_lock.release()
-            self._start(lq)
+            group, lq.pending = lq.pending, []
+            self._finish(lq, group, [(False, ServiceUnavailable())] * len(group))
             return
         group, lq.pending = lq.pending[:MAX_GROUP], lq.pending[MAX_GROUP:]
         if any(in_thread for _, _, in_thread in group):
@@ -141,16 +138,13 @@ class GroupCommitWriter:
             self._rollback()
             self._work.put(_Work(lq, group, None))
             return
-        except sqlite3.Error as exc:
-            self._rollback()
-            self._conn_lock.release()
-            self._finish(lq, group, _failed(group, exc))
-            return
         except BaseException as exc:  # the group's callers are answered, the writer goes on
             self._rollback()
             self._conn_lock.release()
             self._finish(lq, group, _failed(group, exc))
-            raise
+            if not isinstance(exc, sqlite3.Error):  # not the database's: the loop hears of it
+                raise
+            return
         self._work.put(_Work(lq, group, outcomes))
 
     def _finish(self, lq: _LoopQueue, group: list[_Job], outcomes: list[_Outcome]) -> None:
@@ -236,22 +230,21 @@ class GroupCommitWriter:
                 conn.execute("SAVEPOINT job")
             changes = conn.total_changes
             try:
-                result = job(conn)
+                outcome: _Outcome = (True, job(conn))
+            except StopIteration as exc:  # a future cannot carry it
+                outcome = (False, RuntimeError(f"a store job raised {exc!r}"))
             except Exception as exc:  # a refused write rolls back alone
-                _check_still_in_transaction(conn)
-                if isinstance(exc, StopIteration):  # a future cannot carry it
-                    exc = RuntimeError(f"a store job raised {exc!r}")
-                if savepoints:
+                outcome = (False, exc)
+            if not conn.in_transaction:  # SQLite rolled it all back (disk full, I/O error):
+                # the rest of the group must not run in autocommit; the group fails
+                raise sqlite3.OperationalError("the group's transaction was rolled back by SQLite")
+            if savepoints:
+                if not outcome[0]:
                     conn.execute("ROLLBACK TO job")
-                    conn.execute("RELEASE job")
-                elif conn.total_changes != changes:
-                    return None
-                outcomes.append((False, exc))
-            else:
-                _check_still_in_transaction(conn)
-                if savepoints:
-                    conn.execute("RELEASE job")
-                outcomes.append((True, result))
+                conn.execute("RELEASE job")
+            elif not outcome[0] and conn.total_changes != changes:
+                return None
+            outcomes.append(outcome)
         return outcomes
 
     def _begin(self) -> None:
@@ -272,13 +265,6 @@ class GroupCommitWriter:
 
 class _Busy(sqlite3.OperationalError):
     """Another connection holds the database's write lock."""
-
-
-def _check_still_in_transaction(conn: sqlite3.Connection) -> None:
-    """SQLite rolls the whole transaction back on some errors (disk full, I/O error, an
-    interrupt); the rest of the group must then not run in autocommit: the group fails."""
-    if not conn.in_transaction:
-        raise sqlite3.OperationalError("the group's transaction was rolled back by SQLite")
 
 
 def _failed(group: list[_Job], exc: BaseException) -> list[_Outcome]:
