@@ -25,7 +25,8 @@ async def test_completes_at_once_without_edges(plane: Plane) -> None:
     found = await plane.service.get_invalidation(dist, invalidation.id)
     assert found.status is COMPLETED
     assert found.complete_time == plane.clock.now()
-    assert await plane.coordinator.wait_completed(invalidation.id, 0)
+    done = await plane.coordinator.wait_completed(invalidation, 0)
+    assert done == found  # already completed: read back from the store
 
 
 async def test_waits_for_every_live_edge(plane: Plane) -> None:
@@ -165,11 +166,18 @@ async def test_create_waits_the_window_for_a_fast_purge(plane: Plane) -> None:
     )
     slow, _ = await quick.create_invalidation(dist, "slow", 1, ("/b",))
     assert slow.status is IN_FLIGHT
-    assert not await plane.coordinator.wait_completed(slow.id, 0.05)
-    waiting = asyncio.create_task(plane.coordinator.wait_completed(slow.id, 5.0))
+    assert await plane.coordinator.wait_completed(slow, 0.05) is None
+    assert not plane.coordinator._waiters  # a waiter that timed out leaves nothing behind
+    waiting = asyncio.create_task(plane.coordinator.wait_completed(slow, 5.0))
+    cancelled = asyncio.create_task(plane.coordinator.wait_completed(slow, 5.0))
+    await asyncio.sleep(0)
+    cancelled.cancel()
     await edge.poll_once(0)
-    assert await waiting
-    assert await plane.status(slow) is COMPLETED
+    done = await waiting
+    # What the waiter is given is what the store now holds, without reading it again.
+    assert done == await plane.service.get_invalidation(dist, slow.id)
+    assert done is not None and done.status is COMPLETED and done.complete_time is not None
+    assert cancelled.cancelled() and not plane.coordinator._waiters
 
 
 async def test_distribution_status_follows_live_edges(plane: Plane) -> None:

@@ -82,9 +82,8 @@ class InvalidationService:
         if created:
             await self._propagation.published(invalidation)
             # A fast purge may finish within the window: answer with the truth at that moment.
-            if await self._propagation.wait_completed(invalidation.id, self._create_wait):
-                current = await self._store.get_invalidation(distribution_id, invalidation.id)
-                invalidation = current or invalidation
+            completed = await self._propagation.wait_completed(invalidation, self._create_wait)
+            invalidation = completed or invalidation
         return invalidation, created
 
     async def get_invalidation(self, distribution_id: str, invalidation_id: str) -> Invalidation:

@@ -161,8 +161,11 @@ class Propagation(Protocol):
         """A new invalidation was committed; deliver it (never called before commit)."""
         ...
 
-    async def wait_completed(self, invalidation_id: str, timeout: float) -> bool:
-        """Wait up to `timeout` seconds for the invalidation to be Completed; True if it is."""
+    async def wait_completed(
+        self, invalidation: Invalidation, timeout: float
+    ) -> Invalidation | None:
+        """Wait up to `timeout` seconds for the invalidation to be Completed: as it now stands
+        in the store (status and completion time), or None when it is not Completed yet."""
         ...
 
     async def distribution_changed(self, distribution: Distribution) -> None:

@@ -19,6 +19,7 @@ import contextlib
 import logging
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import timedelta
 
 from invalidator.domain.clock import Clock, lease_clock
@@ -29,6 +30,7 @@ from invalidator.domain.models import (
     EdgeRecord,
     Event,
     Invalidation,
+    InvalidationStatus,
     LeaseGrant,
 )
 from invalidator.domain.ports import Store
@@ -37,6 +39,7 @@ from invalidator.propagation.metrics import PropagationMetrics
 
 log = logging.getLogger("invalidator.propagation")
 _TICK = 0.05
+COMPLETED = InvalidationStatus.COMPLETED
 _HOUSEKEEPING = 1.0  # seconds between forgetting long-gone sessions and noting `seen_at`
 
 
@@ -66,7 +69,7 @@ class Coordinator:
         self._incarnation = ids.new_id("C")  # part of every lease epoch this process hands out
         self.metrics = PropagationMetrics()
         self._pending: dict[str, Invalidation] = {}
-        self._waiters: dict[str, list[asyncio.Future[None]]] = {}
+        self._waiters: dict[str, list[asyncio.Future[Invalidation | None]]] = {}
         self._config_pos: dict[str, int] = {}
         self._head = 0
         self._synced = 0  # store positions up to here have been adopted (see sync_with_store)
@@ -130,20 +133,32 @@ class Coordinator:
         await self._advance_head(invalidation.pos)
         self._wake.set()
 
-    async def wait_completed(self, invalidation_id: str, timeout: float) -> bool:
-        """Wait (bounded) for completion; True when it completed within `timeout`."""
-        if invalidation_id not in self._pending:
-            return True
+    async def wait_completed(
+        self, invalidation: Invalidation, timeout: float
+    ) -> Invalidation | None:
+        """Wait (bounded) for completion: the invalidation as stored once Completed (resolved
+        by `complete_ready` after its commit, so no re-read), None when still InProgress."""
+        if invalidation.id not in self._pending:  # completed already (or never ours): the store
+            stored = await self._store.get_invalidation(
+                invalidation.distribution_id, invalidation.id
+            )
+            return stored if stored is not None and stored.status is COMPLETED else None
         if timeout <= 0:
-            return False
-        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._waiters.setdefault(invalidation_id, []).append(future)
+            return None
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Invalidation | None] = loop.create_future()
+        waiters = self._waiters.setdefault(invalidation.id, [])
+        waiters.append(future)
+        # One timer, not asyncio.timeout + shield: this runs for every create under load.
+        timer = loop.call_later(timeout, _settle, future, None)
         try:
-            async with asyncio.timeout(timeout):
-                await asyncio.shield(future)
-        except TimeoutError:
-            return False
-        return True
+            return await future
+        finally:
+            timer.cancel()
+            if self._waiters.get(invalidation.id) is waiters:  # not completed: timed out
+                waiters.remove(future)  # (or cancelled); completion pops the whole list
+                if not waiters:
+                    del self._waiters[invalidation.id]
 
     async def distribution_changed(self, distribution: Distribution) -> None:
         """A committed config change: edges pick it up from the log."""
@@ -334,12 +349,19 @@ class Coordinator:
             self.metrics.completion_seconds.observe(
                 max(0.0, (at - inv.create_time).total_seconds())
             )
-            for future in self._waiters.pop(inv.id, []):
-                if not future.done():
-                    future.set_result(None)
+            waiters = self._waiters.pop(inv.id, None)
+            if waiters:
+                done = replace(inv, status=COMPLETED, complete_time=at)
+                for future in waiters:
+                    _settle(future, done)
             if logged:
                 log.info(
                     "invalidation completed",
                     extra={"invalidation_id": inv.id, "distribution_id": inv.distribution_id},
                 )
         return [inv.id for inv in ready]
+
+
+def _settle(future: asyncio.Future[Invalidation | None], result: Invalidation | None) -> None:
+    if not future.done():
+        future.set_result(result)
