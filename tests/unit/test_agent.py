@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 from invalidator.domain.invalidations import InvalidationService
@@ -341,3 +342,33 @@ def test_leases_are_counted_on_a_clock_that_runs_through_suspend() -> None:
     assert before <= reading <= time.clock_gettime(time.CLOCK_BOOTTIME)
     for made in (EdgeAgent.__init__, Coordinator.__init__):
         assert inspect.signature(made).parameters["monotonic"].default is clock.lease_clock
+
+
+class _FailingCache(EdgeCache):
+    """A cache whose purge of `/boom` raises, as a bug in item handling once did."""
+
+    def purge(self, distribution_id: str, items: Sequence[str], pos: int) -> None:
+        if "/boom" in items:
+            raise UnicodeEncodeError("latin-1", "/boom", 1, 2, "simulated")
+        super().purge(distribution_id, items, pos)
+
+
+async def test_a_purge_that_fails_purges_the_whole_distribution(plane: Plane) -> None:
+    """An invalidation the cache cannot apply as named purges all of its distribution (more,
+    never less), and the edge goes on following the log and acknowledging."""
+    dist = await plane.create_distribution()
+    cache = _FailingCache(1 << 24, 1 << 20, monotonic=plane.clock)
+    edge, _ = plane.edge("edge", cache=cache)
+    await edge.join()
+    await edge.poll_once(0)
+    put(cache, dist, "/kept-elsewhere", edge.position())
+    put(cache, dist, "/x", edge.position())
+    put(cache, "OTHER", "/x", edge.position())
+    failing = await plane.invalidate(dist, "/boom")
+    after = await plane.invalidate(dist, "/y")
+    await edge.poll_once(0)
+    assert edge.position() == after.pos
+    assert cache.lookup(dist, "/x", "", {}) is None
+    assert cache.lookup(dist, "/kept-elsewhere", "", {}) is None
+    assert cache.lookup("OTHER", "/x", "", {}) is not None
+    assert await plane.coordinator.complete_ready() == [failing.id, after.id]

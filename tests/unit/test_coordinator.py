@@ -47,6 +47,20 @@ async def test_waits_for_every_live_edge(plane: Plane) -> None:
     assert await plane.status(invalidation) is COMPLETED
 
 
+async def test_any_utf8_path_is_applied_and_completes(plane: Plane) -> None:
+    """Paths beyond Latin-1 (`/日本.png`, `/€`) are applied by an edge and complete, and the
+    invalidations after them too (the edge once stopped at such an event for good)."""
+    dist = await plane.create_distribution()
+    edge, _ = plane.edge("edge")
+    await edge.join()
+    unicode = await plane.invalidate(dist, "/日本.png", "/€?q=é", "/ü*")
+    later = await plane.invalidate(dist, "/later.png")
+    await edge.poll_once(0)
+    assert edge.position() == later.pos
+    assert await plane.coordinator.complete_ready() == [unicode.id, later.id]
+    assert await plane.status(unicode) is COMPLETED
+
+
 async def test_completes_once_a_silent_edge_lease_expires(plane: Plane) -> None:
     """A silent edge is waited for until its lease plus the margin has run out, not longer."""
     dist = await plane.create_distribution()

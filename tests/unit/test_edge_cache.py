@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import tracemalloc
+from urllib.parse import quote, unquote
 
 import pytest
 
@@ -119,6 +120,22 @@ def test_exact_purge_covers_query_variants_lazily() -> None:
     cache.purge("D1", ["/a"], pos=2)
     assert get(cache, "/a", "v=2") is None
     assert get(cache, "/a") is None
+
+
+@pytest.mark.parametrize("item", ["/日本.png", "/%E6%97%A5%E6%9C%AC.png", "/€?q=é", "/é"])
+def test_purge_of_non_latin1_items(item: str) -> None:
+    """Items are text (any UTF-8), keys the normalized wire spelling of its UTF-8 bytes: a purge
+    with characters beyond Latin-1 removes the object (it once raised UnicodeEncodeError, and
+    the edge stopped applying the log there)."""
+    cache = EdgeCache(100_000, 10_000)
+    path, _, query = item.partition("?")
+    wire = quote(unquote(path), safe="/")
+    wire_query = quote(unquote(query), safe="=&")
+    put(cache, wire, b"old", query=wire_query)
+    put(cache, "/other", b"keep")
+    cache.purge("D1", [item], pos=1)
+    assert get(cache, wire, wire_query) is None
+    assert get(cache, "/other") == b"keep"
 
 
 def test_wildcard_and_tag_purge_are_per_distribution() -> None:

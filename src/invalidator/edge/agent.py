@@ -243,12 +243,25 @@ class EdgeAgent:
             self._cache.clear()
             self._cursor = self._required = head
 
+    def _purge(self, event: Event) -> None:
+        """Apply one invalidation; one that cannot be applied as named (a bug: the control
+        plane accepted its items) purges the whole distribution instead. A purge may cover
+        more than it names, never less, and the edge must not stop following the log."""
+        try:
+            self._cache.purge(event.distribution_id, event.paths, event.pos)
+        except Exception:
+            log.exception(
+                "purge failed; purging the whole distribution instead",
+                extra={"edge_id": self.edge_id, "distribution_id": event.distribution_id},
+            )
+            self._cache.purge(event.distribution_id, ("/*",), event.pos)
+
     async def _apply(self, events: list[Event]) -> None:
         for event in events:
             if event.pos <= self._cursor:
                 continue
             if event.kind is EventKind.INVALIDATION:
-                self._cache.purge(event.distribution_id, event.paths, event.pos)
+                self._purge(event)
                 self.purges_applied += 1
             elif event.kind is EventKind.DISTRIBUTION:
                 config = await self._link.distribution(event.distribution_id)

@@ -341,7 +341,9 @@ class EdgeCache:
         for item in parsed:
             rules.add(item, pos)
             if item.kind is ItemKind.EXACT:  # free eager removal of the keyed entry
-                path, sep, query = item.raw.partition("?")
+                # Items are text; keys are the wire's bytes (UTF-8 for non-ASCII), normalized.
+                wire = item.raw.encode("utf-8", "surrogatepass").decode("latin-1")
+                path, sep, query = wire.partition("?")
                 key = (distribution_id, normalize(path), normalize(query) if sep else "")
                 if key in self._entries:
                     self._remove_entry(key)
