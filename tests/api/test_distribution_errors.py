@@ -400,7 +400,8 @@ def test_bad_configs_on_create(
 
 
 def test_not_xml_and_wrong_root_are_malformed(server: ServerProcess, api: SignedClient) -> None:
-    """A body that is not XML, or another document, is MalformedXML."""
+    """A body that is not XML, another document, or one in a namespace other than CloudFront's
+    is MalformedXML."""
     for body in (b"this is not xml", b"<DistributionConfig><Comment>", b"<Tags/>"):
         assert_error(
             api.send("POST", f"/{V}/distribution", body),
@@ -409,6 +410,14 @@ def test_not_xml_and_wrong_root_are_malformed(server: ServerProcess, api: Signed
             re.compile(".+"),
             operation="CreateDistribution",
         )
+    foreign = b'<DistributionConfig xmlns="http://evil.example/"><Comment/></DistributionConfig>'
+    assert_error(
+        api.send("POST", f"/{V}/distribution", foreign),
+        400,
+        "MalformedXML",
+        re.compile(r"The namespace 'http://evil\.example/' of 'DistributionConfig' is not a .+"),
+        operation="CreateDistribution",
+    )
 
 
 def test_bad_updates(server: ServerProcess) -> None:

@@ -82,6 +82,47 @@ HOSTILE_BODIES = {
         r"'invalidationBatch\.paths\.quantity' failed to satisfy constraint: "
         r"Member must be a valid integer",
     ),
+    "int32-quantity": (
+        batch_xml(["/a"], "i", quantity="2147483647"),
+        400,
+        "InconsistentQuantities",
+        r"The specified quantity of Paths \(2147483647\) does not match the actual quantity "
+        r"supplied \(1\)\.",
+    ),
+    "over-int32-quantity": (
+        batch_xml(["/a"], "o", quantity="2147483648"),
+        400,
+        "MalformedXML",
+        r"1 validation error detected: Value '2147483648' at "
+        r"'invalidationBatch\.paths\.quantity' failed to satisfy constraint: "
+        r"Member must be a valid integer",
+    ),
+    "second-paths": (
+        batch_xml(["/a"], "p").replace(
+            b"</Paths>",
+            b"</Paths><Paths><Quantity>1</Quantity><Items><Path>/b</Path></Items></Paths>",
+        ),
+        400,
+        "MalformedXML",
+        r"Element 'Paths' appears more than once in InvalidationBatch\.",
+    ),
+    "second-items": (
+        batch_xml(["/a"], "s").replace(b"</Items>", b"</Items><Items><Path>/b</Path></Items>"),
+        400,
+        "MalformedXML",
+        r"Element 'Items' appears more than once in Paths\.",
+    ),
+    "foreign-namespace": (
+        re.sub(
+            rb'xmlns="[^"]*"',
+            b'xmlns="http://s3.amazonaws.com/doc/2006-03-01/"',
+            batch_xml(["/a"], "f"),
+        ),
+        400,
+        "MalformedXML",
+        r"The namespace 'http://s3\.amazonaws\.com/doc/2006-03-01/' of 'InvalidationBatch' is not "
+        r"a CloudFront namespace \(http://cloudfront\.amazonaws\.com/doc/VERSION/\)\.",
+    ),
     "negative-quantity": (
         batch_xml(["/a"], "n", quantity=-1),
         400,

@@ -7,7 +7,7 @@ from typing import Any
 from invalidator.api.wire.distribution_defaults import fill_distribution_config_defaults
 from invalidator.api.wire.shapes import ShapeModel
 from invalidator.api.wire.xmlparse import parse_xml
-from invalidator.api.wire.xmltree import XmlWriter, cloudfront_namespace
+from invalidator.api.wire.xmltree import XmlWriter, check_request_namespace, cloudfront_namespace
 from invalidator.domain.distribution_service import DistributionPage, DistributionView
 from invalidator.domain.errors import MalformedXML, MissingBody
 
@@ -38,6 +38,9 @@ class DistributionWire:
         root = parse_xml(body)
         if root.tag != tag:
             raise MalformedXML(f"Unexpected root element {root.tag[:64]!r}; expected {tag}.")
+        complaint = check_request_namespace(root)
+        if complaint is not None:
+            raise MalformedXML(complaint)
         return root
 
     def parse_config(self, body: bytes) -> dict[str, Any]:

@@ -6,11 +6,16 @@ from dataclasses import dataclass
 
 from invalidator.api.wire.timestamps import format_timestamp
 from invalidator.api.wire.xmlparse import DEFAULT_MAX_ELEMENTS, TooManyElements, parse_xml
-from invalidator.api.wire.xmltree import XmlElement, XmlWriter, cloudfront_namespace
+from invalidator.api.wire.xmltree import (
+    XmlElement,
+    XmlWriter,
+    check_request_namespace,
+    cloudfront_namespace,
+)
 from invalidator.domain.errors import BatchTooLarge, MalformedXML
 from invalidator.domain.models import Invalidation, InvalidationPage
 
-_MAX_QUANTITY_DIGITS = 9
+_INT32_MAX = 2**31 - 1
 _BATCH_STRUCTURE = 64  # elements of a batch besides its paths (InvalidationBatch, Paths, ...)
 
 
@@ -30,15 +35,28 @@ def _null(member: str) -> MalformedXML:
     )
 
 
+def _only(parent: XmlElement, members: tuple[str, ...]) -> None:
+    """MalformedXML for a child that is not one of `members`, or one of them twice (the
+    second `Paths` would otherwise be dropped without a word)."""
+    seen: set[str] = set()
+    for child in parent.children:
+        if child.tag not in members:
+            raise MalformedXML(f"Unexpected element {child.tag[:64]!r} in {parent.tag}.")
+        if child.tag in seen:
+            raise MalformedXML(f"Element {child.tag!r} appears more than once in {parent.tag}.")
+        seen.add(child.tag)
+
+
 def parse_invalidation_batch(root: XmlElement) -> BatchInput:
     """Read an InvalidationBatch element (children in any order)."""
     if root.tag != "InvalidationBatch":
         raise MalformedXML(
             f"Unexpected root element {root.tag[:64]!r}; expected InvalidationBatch."
         )
-    for child in root.children:
-        if child.tag not in ("Paths", "CallerReference"):
-            raise MalformedXML(f"Unexpected element {child.tag[:64]!r} in InvalidationBatch.")
+    complaint = check_request_namespace(root)
+    if complaint is not None:
+        raise MalformedXML(complaint)
+    _only(root, ("Paths", "CallerReference"))
     caller = root.find("CallerReference")
     if caller is None:
         raise _null("invalidationBatch.callerReference")
@@ -50,21 +68,25 @@ def parse_invalidation_batch(root: XmlElement) -> BatchInput:
         raise _null("invalidationBatch.paths.quantity")
     text = quantity_el.text.strip()
     digits = text[1:] if text[:1] in "+-" else text
-    if not digits.isdigit() or not digits.isascii() or len(digits) > _MAX_QUANTITY_DIGITS:
+    if (
+        not digits.isdigit()
+        or not digits.isascii()
+        or len(digits) > len(str(_INT32_MAX))  # no int() of 10,000 digits
+        or not -_INT32_MAX - 1 <= int(text) <= _INT32_MAX  # the model's Quantity: an int32
+    ):
         raise MalformedXML(
             f"1 validation error detected: Value '{text[:32]}' at "
             "'invalidationBatch.paths.quantity' failed to satisfy constraint: "
             "Member must be a valid integer"
         )
+    _only(paths_el, ("Quantity", "Items"))
     paths: list[str] = []
-    for child in paths_el.children:
-        if child.tag == "Items":
-            for item in child.children:
-                if item.tag != "Path":
-                    raise MalformedXML(f"Unexpected element {item.tag[:64]!r} in Paths/Items.")
-                paths.append(item.text)
-        elif child.tag != "Quantity":
-            raise MalformedXML(f"Unexpected element {child.tag[:64]!r} in Paths.")
+    items_el = paths_el.find("Items")
+    if items_el is not None:
+        for item in items_el.children:
+            if item.tag != "Path":
+                raise MalformedXML(f"Unexpected element {item.tag[:64]!r} in Paths/Items.")
+            paths.append(item.text)
     return BatchInput(caller_reference=caller.text, quantity=int(text), paths=tuple(paths))
 
 

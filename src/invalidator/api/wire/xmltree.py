@@ -58,6 +58,20 @@ class XmlElement:
         return (child for child in self.children if child.tag == tag)
 
 
+_CLOUDFRONT_NAMESPACE = re.compile(r"http://cloudfront\.amazonaws\.com/doc/\d{4}-\d{2}-\d{2}/")
+
+
+def check_request_namespace(root: XmlElement) -> str | None:
+    """None when a request body's root is in no namespace or a CloudFront doc namespace (of
+    any version: clients send their own); else the complaint for MalformedXML."""
+    if not root.namespace or _CLOUDFRONT_NAMESPACE.fullmatch(root.namespace):
+        return None
+    return (
+        f"The namespace {root.namespace[:100]!r} of {root.tag[:64]!r} is not a CloudFront "
+        "namespace (http://cloudfront.amazonaws.com/doc/VERSION/)."
+    )
+
+
 def cloudfront_namespace(version: str) -> str:
     """The XML namespace CloudFront uses for an API version."""
     return f"http://cloudfront.amazonaws.com/doc/{version}/"
