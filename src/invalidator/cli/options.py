@@ -24,7 +24,9 @@ _HELP = {
     "account_id": "Account id shown in ARNs.",
     "log_level": "debug, info, warning or error.",
     "max_body_bytes": "Largest request body accepted (BatchTooLarge above).",
-    "body_timeout": "Seconds a request body may take to arrive (RequestTimeout after).",
+    "body_timeout": (
+        "Seconds a request's headers, and then its body, may take to arrive (RequestTimeout after)."
+    ),
     "max_batch_paths": "Most paths in one invalidation batch.",
     "max_in_progress_files": "Most file paths in progress per distribution.",
     "max_in_progress_wildcards": "Most wildcard paths in progress per distribution.",

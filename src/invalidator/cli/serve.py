@@ -10,6 +10,7 @@ from typing import Any
 
 import click
 
+from invalidator.api.http_protocol import MAX_HEAD_BYTES, api_protocol
 from invalidator.cli.data_lock import data_dir_lock
 from invalidator.cli.options import SERVE_SETTINGS, settings_from, settings_options
 from invalidator.cli.servers import Shutdown, bound_port, start_server, uvicorn_server
@@ -45,7 +46,10 @@ async def _serve_locked(settings: Settings, shutdown: Shutdown) -> None:
     await plane.start()
     edge = None
     try:
-        api = shutdown.register(uvicorn_server(plane.app, settings.host, settings.port))
+        protocol = api_protocol(MAX_HEAD_BYTES, settings.body_timeout)
+        api = shutdown.register(
+            uvicorn_server(plane.app, settings.host, settings.port, http=protocol)
+        )
         tasks = [await start_server(api, "invalidator API")]
         if settings.edge_port >= 0:
             edge_server_host = settings.edge_host or settings.host

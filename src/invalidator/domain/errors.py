@@ -104,6 +104,10 @@ class MethodNotAllowed(SenderError):
     default_message = "The requested method is not allowed for this resource."
 
 
+class RequestHeaderSectionTooLarge(SenderError):
+    default_message = "Your request header section exceeds the maximum allowed size."
+
+
 class RequestTimeout(SenderError):
     status = 408
     default_message = "Your request body was not received in time."

@@ -1,0 +1,172 @@
+"""Below the app, against a real server: what HTTP cannot parse gets CloudFront's XML envelope,
+and a request's head is bounded in size and in time (a fast answer, never a hang)."""
+
+from __future__ import annotations
+
+import re
+import socket
+import time
+from collections.abc import Iterator
+from urllib.parse import urlsplit
+
+import httpx
+import pytest
+
+from tests.support.envelope import assert_error
+from tests.support.server import ServerProcess, server_env
+
+NOT_HTTP = re.compile(r"The request is not valid HTTP/1\.1: .+\.")
+MAX_HEAD = 64 * 1024
+
+
+@pytest.fixture(scope="module")
+def quick_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    """A private server whose requests' heads (and bodies) must arrive within 1 s."""
+    proc = ServerProcess(tmp_path_factory.mktemp("quick"), server_env(), ["--body-timeout", "1"])
+    yield proc.start()
+    proc.kill()
+
+
+def _connect(url: str) -> socket.socket:
+    parts = urlsplit(url)
+    return socket.create_connection((parts.hostname, parts.port), timeout=10)
+
+
+def _read_all(sock: socket.socket) -> bytes:
+    """Everything until the server closes the connection."""
+    data = b""
+    while more := sock.recv(65_536):
+        data += more
+    return data
+
+
+def _read_one(sock: socket.socket) -> httpx.Response:
+    """One response of a keep-alive connection (its Content-Length says where it ends)."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        more = sock.recv(65_536)
+        assert more, data
+        data += more
+    length = int(re.search(rb"(?i)content-length: *(\d+)", data).group(1))  # type: ignore[union-attr]
+    while len(data.partition(b"\r\n\r\n")[2]) < length:
+        data += sock.recv(65_536)
+    return _response(data)
+
+
+def _response(raw: bytes) -> httpx.Response:
+    head, _, body = raw.partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    headers = [tuple(part.strip() for part in line.split(":", 1)) for line in lines[1:]]
+    return httpx.Response(int(lines[0].split()[1]), headers=headers, content=body)
+
+
+PATH = "/2020-05-31/distribution/EDFDVBD6EXAMPLE/invalidation"
+UNPARSABLE = {
+    "unknown-method": f"FOO {PATH} HTTP/1.1\r\nHost: x\r\n\r\n".encode(),
+    "content-length-not-a-number": f"POST {PATH} HTTP/1.1\r\nHost: x\r\n"
+    "Content-Length: abc\r\n\r\n".encode(),
+    "two-content-lengths": f"POST {PATH} HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\n"
+    "Content-Length: 2\r\n\r\nab".encode(),
+    "content-length-and-chunked": f"POST {PATH} HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n"
+    "Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n".encode(),
+    "bad-chunk-size": f"POST {PATH} HTTP/1.1\r\nHost: x\r\n"
+    "Transfer-Encoding: chunked\r\n\r\nzz\r\n".encode(),
+    "header-without-colon": f"GET {PATH} HTTP/1.1\r\nHost: x\r\nno colon here\r\n\r\n".encode(),
+    "raw-utf8-in-path": f"GET {PATH}/\u00e9 HTTP/1.1\r\nHost: x\r\n\r\n".encode(),
+}
+
+
+@pytest.mark.parametrize("raw", UNPARSABLE.values(), ids=UNPARSABLE.keys())
+def test_unparsable_requests_get_the_xml_envelope(server: ServerProcess, raw: bytes) -> None:
+    """InvalidArgument (400) with x-amzn-RequestId and Date, then the connection closes."""
+    with _connect(server.url) as sock:
+        sock.sendall(raw)
+        answer = _response(_read_all(sock))
+    assert_error(answer, 400, "InvalidArgument", NOT_HTTP)
+    assert answer.headers["connection"] == "close"
+    assert server.proc is not None and server.proc.poll() is None
+
+
+def test_an_endless_header_is_cut_off(server: ServerProcess) -> None:
+    """A header line that never ends gets RequestHeaderSectionTooLarge after ~64 KiB, not the
+    memory of the server."""
+    sent = 0
+    with _connect(server.url) as sock:
+        sock.sendall(f"GET {PATH} HTTP/1.1\r\nHost: x\r\nX-Big: ".encode())
+        try:
+            while sent < 100 * MAX_HEAD:
+                sock.sendall(b"a" * 4096)
+                sent += 4096
+        except OSError:  # closed by the server, as it should
+            pass
+        answer = _response(_read_all(sock))
+    assert sent < 40 * MAX_HEAD  # socket buffers hold some; never the 6.5 MB offered
+    assert_error(
+        answer,
+        400,
+        "RequestHeaderSectionTooLarge",
+        f"Your request header section exceeds the maximum allowed size ({MAX_HEAD} bytes).",
+    )
+
+
+def test_large_headers_within_the_limit_reach_the_app(server: ServerProcess) -> None:
+    """40 KiB of headers is a request like any other (here: unsigned, so refused by auth)."""
+    filler = "".join(f"X-Filler-{i}: {'v' * 1000}\r\n" for i in range(40))
+    with _connect(server.url) as sock:
+        sock.sendall(
+            f"GET {PATH} HTTP/1.1\r\nHost: x\r\n{filler}Connection: close\r\n\r\n".encode()
+        )
+        answer = _response(_read_all(sock))
+    assert answer.status_code == 403
+    assert b"MissingAuthenticationToken" in answer.content
+
+
+def test_a_dribbled_head_is_request_timeout(quick_server: ServerProcess) -> None:
+    """A header line every 0.3 s never completes the head: RequestTimeout (408) after ~1 s."""
+    started = time.monotonic()
+    with _connect(quick_server.url) as sock:
+        sock.sendall(f"GET {PATH} HTTP/1.1\r\n".encode())
+        answer = b""
+        for i in range(30):
+            try:
+                sock.sendall(f"X-Slow-{i}: 1\r\n".encode())
+            except OSError:
+                break
+            sock.settimeout(0.3)
+            try:
+                answer = sock.recv(65_536)
+            except TimeoutError:
+                continue
+            break
+        sock.settimeout(10)
+        answer += _read_all(sock)
+    assert 0.9 < time.monotonic() - started < 3.0
+    assert_error(
+        _response(answer),
+        408,
+        "RequestTimeout",
+        "Your request headers were not received within 1 seconds.",
+    )
+
+
+def test_a_silent_connection_is_closed(quick_server: ServerProcess) -> None:
+    """A connection that never sends a byte is closed after the deadline, without an answer."""
+    started = time.monotonic()
+    with _connect(quick_server.url) as sock:
+        assert _read_all(sock) == b""
+    assert 0.9 < time.monotonic() - started < 3.0
+
+
+def test_the_deadline_restarts_with_each_request(quick_server: ServerProcess) -> None:
+    """On a keep-alive connection the next request has a deadline of its own: requests spaced
+    0.6 s apart all succeed; a second head left unfinished then gets RequestTimeout."""
+    with _connect(quick_server.url) as sock:
+        for _ in range(3):
+            sock.sendall(f"GET {PATH} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+            assert _read_one(sock).status_code == 403  # answered (unsigned), kept alive
+            time.sleep(0.6)
+        sock.sendall(f"GET {PATH} HTTP/1.1\r\nHost: x\r\n".encode())
+        answer = _response(_read_all(sock))
+    assert_error(
+        answer, 408, "RequestTimeout", "Your request headers were not received within 1 seconds."
+    )
