@@ -133,9 +133,17 @@ def load_settings(
         try:
             with open(path, "rb") as handle:
                 data = tomllib.load(handle)
-        except (OSError, tomllib.TOMLDecodeError) as exc:
+        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
             raise SettingsError(f"cannot read config file {path}: {exc}") from exc
         table = data.get("invalidator", data)
+        if not isinstance(table, dict):
+            raise SettingsError(f"config file {path}: [invalidator] must be a table")
+        if table is not data and len(data) > 1:
+            others = ", ".join(repr(k) for k in data if k != "invalidator")
+            raise SettingsError(
+                f"config file {path}: settings both at the top level ({others}) and under "
+                "[invalidator]; put them in one place"
+            )
         for key, value in table.items():
             name = key.replace("-", "_")
             if name not in SETTING_NAMES:
@@ -160,4 +168,31 @@ def load_settings(
     half = _half_pair(coerced.get("access_key_id"), coerced.get("secret_access_key"))
     if half is not None:
         raise SettingsError(_half_pair_message(*half, sources))
+    for name, value in coerced.items():
+        problem = _out_of_range(name, value)
+        if problem is not None:
+            raise SettingsError(f"setting {name}: {value!r} {problem} (from {sources[name]})")
     return Settings(**coerced)
+
+
+LOG_LEVELS = ("debug", "info", "warning", "error")
+_POSITIVE = frozenset({"body_timeout", "lease_seconds", "heartbeat_seconds", "origin_timeout",
+                       "max_body_bytes", "max_batch_paths", "max_in_progress_files",
+                       "max_in_progress_wildcards", "rate_burst", "cache_max_bytes",
+                       "cache_max_object_bytes"})  # fmt: skip
+_NOT_NEGATIVE = frozenset({"create_wait", "rate_limit"})
+
+
+def _out_of_range(name: str, value: Any) -> str | None:
+    """Why a coerced value cannot work (a port that would wrap, a zero lease), or None."""
+    if name == "port" and not 0 <= value <= 65535:
+        return "is not a port (0 to 65535; 0 picks a free one)"
+    if name == "edge_port" and not -1 <= value <= 65535:
+        return "is not a port (0 to 65535; 0 picks a free one, -1 runs no edge)"
+    if name in _POSITIVE and not value > 0:
+        return "must be greater than 0"
+    if name in _NOT_NEGATIVE and not value >= 0:
+        return "must not be negative"
+    if name == "log_level" and str(value).lower() not in LOG_LEVELS:
+        return f"is not a log level ({', '.join(LOG_LEVELS)})"
+    return None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import socket
 from collections.abc import Callable
 from pathlib import Path
 
@@ -239,6 +240,12 @@ def test_settings_config_file_from_flag_or_env_and_table(tmp_path: Path) -> None
         ("port = ", "cannot read config file"),
         ("prot = 80\n", "unknown setting 'prot'"),
         ('port = "eighty"\n', "setting port: 'eighty' is not a valid int (from config file"),
+        ("invalidator = 5\n", "[invalidator] must be a table"),
+        ("port = 1\n[invalidator]\nhost = 'h'\n", "both at the top level ('port') and under"),
+        ("port = 70000\n", "setting port: 70000 is not a port (0 to 65535"),
+        ("lease_seconds = 0\n", "setting lease_seconds: 0.0 must be greater than 0"),
+        ("create_wait = -1\n", "setting create_wait: -1.0 must not be negative"),
+        ("log_level = 'bogus'\n", "setting log_level: 'bogus' is not a log level"),
     ],
 )
 def test_settings_bad_config_file(tmp_path: Path, content: str, message: str) -> None:
@@ -247,6 +254,29 @@ def test_settings_bad_config_file(tmp_path: Path, content: str, message: str) ->
     conf.write_text(content)
     with pytest.raises(SettingsError, match=re.escape(message)):
         load_settings({}, environ={}, config_file=str(conf))
+
+
+def test_settings_config_file_not_utf8(tmp_path: Path) -> None:
+    """A config file that is not UTF-8 is a SettingsError, not a UnicodeDecodeError."""
+    conf = tmp_path / "binary.toml"
+    conf.write_bytes(b"\xff\xfe port = 1\n")
+    with pytest.raises(SettingsError, match="cannot read config file"):
+        load_settings({}, environ={}, config_file=str(conf))
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"INVALIDATOR_PORT": "-5"}, "setting port: -5 is not a port"),
+        ({"INVALIDATOR_EDGE_PORT": "-2"}, "setting edge_port: -2 is not a port"),
+        ({"INVALIDATOR_HEARTBEAT_SECONDS": "nan"}, "heartbeat_seconds: nan must be greater than 0"),
+    ],
+)
+def test_settings_out_of_range(env: dict[str, str], message: str) -> None:
+    """Values of the right type that cannot work are refused, naming the variable."""
+    with pytest.raises(SettingsError, match=re.escape(message)):
+        load_settings({}, environ=env)
+    assert load_settings({}, environ={"INVALIDATOR_EDGE_PORT": "-1"}).edge_port == -1
 
 
 def test_settings_bad_environment_value() -> None:
@@ -317,3 +347,26 @@ def test_sigterm_right_after_listening_stops_cleanly(start_server: StartServer) 
     assert srv.terminate() == 0, srv.output
     again = start_server(data_dir=srv.data_dir)
     assert again.terminate() == 0, again.output
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("which", ["--port", "--edge-port"])
+def test_serve_on_a_taken_port_is_one_clear_line(tmp_path: Path, which: str) -> None:
+    """A port in use (API or edge): exit status 1, the cause and one `Error:` line, no
+    traceback (uvicorn's SystemExit once escaped the event loop)."""
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = str(taken.getsockname()[1])
+        ports = {"--port": "0", "--edge-port": "0", which: port}
+        done = invalidator(
+            "serve", "--data-dir", str(tmp_path / "d"), *[x for kv in ports.items() for x in kv],
+            check=False, timeout=20,
+        )  # fmt: skip
+    assert done.returncode == 1, done.stderr
+    assert "address already in use" in done.stderr
+    label = "API" if which == "--port" else "edge"
+    assert f"Error: invalidator {label} failed to start: cannot listen on 127.0.0.1:{port}" in (
+        done.stderr
+    )
+    assert "Traceback" not in done.stderr + done.stdout

@@ -117,3 +117,14 @@ def test_ids_are_quoted_into_the_path(server: ServerProcess) -> None:
     assert f"Id:              {made}" in shown
     listed = invalidator("invalidations", "list", f"{dist.id}?x=1", env=env, check=False)
     assert "NoSuchDistribution (404)" in _one_line_error(listed)
+
+
+@pytest.mark.parametrize("origin", ["http://h:99999", "http://h:abc", "http://[::1", "notaurl"])
+def test_an_unusable_origin_is_a_usage_error(origin: str, tmp_path: Any) -> None:
+    """A bad port or broken host in --origin: exit status 2 with the usage line, no traceback."""
+    done = invalidator(
+        "distribution", "create", "--origin", origin, "--data-dir", str(tmp_path), check=False
+    )
+    assert done.returncode == 2, done.stderr
+    assert f"--origin must be an http(s) URL, not {origin!r}" in done.stderr
+    assert "Traceback" not in done.stderr + done.stdout

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from invalidator.cli.data_lock import data_dir_lock
 from invalidator.cli.local import api_client
 from invalidator.settings import load_settings
 from tests.support.edge_process import EdgeProcess
@@ -120,3 +121,10 @@ def test_in_process_cli_never_completes_invalidations(
         assert time.monotonic() - frozen_at >= 8.0  # completed by the server, after the lease
     finally:
         edge.kill()
+
+
+def test_the_lock_creates_a_private_data_dir(tmp_path: Path) -> None:
+    """`serve` takes its lock before the store exists: the directory it creates is 0700 too."""
+    with data_dir_lock(tmp_path / "new" / "data"):
+        pass
+    assert (tmp_path / "new" / "data").stat().st_mode & 0o777 == 0o700

@@ -17,11 +17,15 @@ def config_for_origin(
     comment: str = "",
 ) -> dict[str, Any]:
     """A custom-origin config forwarding query strings, like the AWS CLI's own template."""
-    parts = urlsplit(origin_url)
+    try:
+        parts = urlsplit(origin_url)
+        port_given = parts.port  # ValueError for a port that is not a number or over 65535
+    except ValueError:
+        parts, port_given = urlsplit(""), None
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise click.UsageError(f"--origin must be an http(s) URL, not {origin_url!r}")
     https = parts.scheme == "https"
-    port = parts.port or (443 if https else 80)
+    port = port_given or (443 if https else 80)
     origin: dict[str, Any] = {
         "Id": "origin-1",
         "DomainName": parts.hostname,

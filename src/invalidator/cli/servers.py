@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
+import socket
 from collections.abc import Generator
 from typing import Any
 
@@ -23,6 +24,19 @@ class EmbeddedServer(uvicorn.Server):
     @contextlib.contextmanager
     def capture_signals(self) -> Generator[None, None, None]:
         yield
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        """uvicorn's startup, but a failure to listen ends this task, not the event loop:
+        uvicorn logs the cause and calls sys.exit(), and a SystemExit escaping a task would
+        stop the whole loop with a traceback."""
+        try:
+            await super().startup(sockets=sockets)
+        except SystemExit:
+            raise ListenFailed(f"cannot listen on {self.config.host}:{self.config.port}") from None
+
+
+class ListenFailed(Exception):
+    """A server could not bind its address (the reason was logged)."""
 
 
 class Shutdown:
@@ -81,7 +95,10 @@ async def start_server(server: uvicorn.Server, label: str) -> asyncio.Task[None]
     while not server.started and not task.done():
         await asyncio.sleep(0.01)
     if task.done() and not server.started:
-        task.result()
+        try:
+            task.result()
+        except ListenFailed as exc:  # uvicorn logged why ("[Errno 98] ... already in use")
+            raise click.ClickException(f"{label} failed to start: {exc}") from None
         raise click.ClickException(f"{label} failed to start")
     for srv in server.servers:
         for sock in srv.sockets:
