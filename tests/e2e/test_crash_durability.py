@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from botocore.config import Config
 
+from tests.support.edge_process import EdgeProcess
 from tests.support.server import ServerProcess
 
 pytestmark = pytest.mark.slow
@@ -174,3 +175,38 @@ def test_sigterm_exits_zero_and_keeps_data(start_server: StartServer) -> None:
     listed = second.client().list_invalidations(DistributionId=dist.id)["InvalidationList"]
     assert [s["Id"] for s in listed["Items"]] == list(reversed(ids))
     assert {s["Status"] for s in listed["Items"]} == {"Completed"}
+
+
+def test_sigterm_with_a_standalone_edge_and_a_create_waiting(start_server: StartServer) -> None:
+    """SIGTERM while a standalone edge long-polls and a create waits (--create-wait 15) for that
+    frozen edge: both requests are answered at once (the create with 201 InProgress, the truth
+    then), the server exits 0 in seconds, no traceback; the invalidation is kept."""
+    server = start_server(args=["--create-wait", "15"])
+    dist = server.create_distribution()
+    edge = EdgeProcess(server.url).spawn().wait_ready()
+    try:
+        cf = server.client()
+        time.sleep(1.0)  # registered, its long-poll parked in the server
+        edge.freeze()
+        answers: list[dict[str, Any]] = []
+        creating = threading.Thread(
+            target=lambda: answers.append(
+                cf.create_invalidation(
+                    DistributionId=dist.id, InvalidationBatch=_batch(["/w"], "waiting")
+                )["Invalidation"]
+            )
+        )
+        creating.start()
+        time.sleep(1.0)
+        assert not answers  # still waiting for the frozen edge
+        started = time.monotonic()
+        assert server.terminate(timeout=15) == 0, server.output
+        assert time.monotonic() - started < 3, server.output
+        creating.join(5)
+        assert answers and answers[0]["Status"] == "InProgress"
+        assert not any("Traceback" in line or "Exception in ASGI" in line for line in server.output)
+    finally:
+        edge.kill()
+    again = start_server(data_dir=server.data_dir)
+    listed = again.client().list_invalidations(DistributionId=dist.id)["InvalidationList"]
+    assert [item["Id"] for item in listed["Items"]] == [answers[0]["Id"]]

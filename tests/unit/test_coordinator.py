@@ -449,3 +449,26 @@ async def test_metrics_count_creations_completions_and_their_duration(plane: Pla
     assert dict(histogram.cumulative())["0.25"] == 0
     assert dict(histogram.cumulative())["0.5"] == 2
     assert first.id not in [inv.id for inv in await plane.store.in_progress_invalidations()]
+
+
+async def test_stopping_answers_parked_polls_and_create_waits(plane: Plane) -> None:
+    """At shutdown a parked long-poll returns (nothing new) and a create wait says not yet;
+    later create waits answer at once, later polls wait as usual (no spinning edge)."""
+    dist = await plane.create_distribution()
+    edge, _ = plane.edge("edge")
+    await edge.join()
+    await edge.poll_once(0)
+    invalidation = await plane.invalidate(dist, "/slow")
+    head = plane.coordinator.head
+    parked = asyncio.create_task(plane.coordinator.events(head, 30.0))
+    waiting = asyncio.create_task(plane.coordinator.wait_completed(invalidation, 30.0))
+    await asyncio.sleep(0.05)
+    assert not parked.done() and not waiting.done()
+    await plane.coordinator.stopping()
+    assert await asyncio.wait_for(waiting, 1) is None
+    assert await asyncio.wait_for(parked, 1) == ([], head)
+    assert await asyncio.wait_for(plane.coordinator.wait_completed(invalidation, 30.0), 1) is None
+    later = asyncio.create_task(plane.coordinator.events(plane.coordinator.head, 0.2))
+    await asyncio.sleep(0.05)
+    assert not later.done()
+    assert await later == ([], plane.coordinator.head)

@@ -120,6 +120,8 @@ class EdgeOperations:
         self._require_fleet_key(call)
         after = _int(call.request, "after", 0)
         wait = min(float(_int(call.request, "wait_ms", 0)) / 1000.0, MAX_WAIT)
+        if self._coordinator.is_stopping:  # shutting down: no new long-poll may hold it up
+            wait = 0.0
         found, head = await self._coordinator.events(after, wait)
         return _json({"events": [event_to_json(e) for e in found], "head": head})
 

@@ -44,6 +44,7 @@ async def _serve_locked(settings: Settings, shutdown: Shutdown) -> None:
             f"  AWS_SECRET_ACCESS_KEY={created.secret_access_key}"
         )
     await plane.start()
+    shutdown.on_request(plane.propagation.stopping)
     edge = None
     try:
         protocol = api_protocol(MAX_HEAD_BYTES, settings.body_timeout)

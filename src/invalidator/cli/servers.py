@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import signal
 import socket
-from collections.abc import Generator
+from collections.abc import Callable, Coroutine, Generator
 from typing import Any
 
 import click
@@ -50,16 +50,34 @@ class Shutdown:
     def __init__(self) -> None:
         self.requested = asyncio.Event()
         self._servers: list[uvicorn.Server] = []
+        self._hooks: list[Callable[[], Coroutine[Any, Any, None]]] = []
+        self._running: set[asyncio.Task[None]] = set()
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGINT, signal.SIGTERM):
             with contextlib.suppress(NotImplementedError, RuntimeError):
                 loop.add_signal_handler(signum, self.request)
 
     def request(self) -> None:
-        """Stop every server (as a signal does)."""
+        """Stop every server (as a signal does) and run the stop hooks."""
+        first = not self.requested.is_set()
         self.requested.set()
         for server in self._servers:
             server.should_exit = True
+        if first:
+            for hook in self._hooks:
+                self._start(hook)
+
+    def on_request(self, hook: Callable[[], Coroutine[Any, Any, None]]) -> None:
+        """Run `hook` when a stop is requested (e.g. to answer long-polls, so in-flight
+        requests end within the graceful shutdown); at once when one already was."""
+        self._hooks.append(hook)
+        if self.requested.is_set():
+            self._start(hook)
+
+    def _start(self, hook: Callable[[], Coroutine[Any, Any, None]]) -> None:
+        task = asyncio.get_running_loop().create_task(hook())
+        self._running.add(task)  # a reference, until done
+        task.add_done_callback(self._running.discard)
 
     def register(self, server: uvicorn.Server) -> uvicorn.Server:
         """Stop `server` with the others; at once when a stop was already requested."""

@@ -74,6 +74,8 @@ class Coordinator:
         self._head = 0
         self._synced = 0  # store positions up to here have been adopted (see sync_with_store)
         self._new_events = asyncio.Condition()
+        self._stopping = False  # shutting down: create waits answer at once
+        self._released = 0  # bumped to send the long-polls parked in `events` home
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
 
@@ -125,6 +127,25 @@ class Coordinator:
         async with self._new_events:
             self._new_events.notify_all()
 
+    @property
+    def is_stopping(self) -> bool:
+        """True once `stopping()` ran (HTTP long-polls then answer without waiting)."""
+        return self._stopping
+
+    async def stopping(self) -> None:
+        """The process is shutting down: answer the parked long-polls and every create wait
+        now (with what is true now: no new events, not Completed yet), so in-flight requests
+        finish within the graceful shutdown instead of being cancelled. Later create waits
+        answer at once; later long-polls wait as usual (the in-process edge polls on until
+        it is stopped, and must not spin), so the HTTP side asks for no wait (`edge_ops`)."""
+        self._stopping = True
+        self._released += 1  # the polls parked now return; later ones wait as usual
+        for waiters in self._waiters.values():
+            for future in waiters:
+                _settle(future, None)
+        async with self._new_events:
+            self._new_events.notify_all()
+
     async def published(self, invalidation: Invalidation) -> None:
         """A committed invalidation: announce it to edges, wait for their acks."""
         if invalidation.id not in self._pending:
@@ -143,7 +164,7 @@ class Coordinator:
                 invalidation.distribution_id, invalidation.id
             )
             return stored if stored is not None and stored.status is COMPLETED else None
-        if timeout <= 0:
+        if timeout <= 0 or self._stopping:
             return None
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Invalidation | None] = loop.create_future()
@@ -251,10 +272,13 @@ class Coordinator:
     async def events(self, after: int, wait: float, limit: int = 1000) -> tuple[list[Event], int]:
         """Events after `after` (long-poll up to `wait` seconds when there are none)."""
         if self._head <= after and wait > 0:
+            released = self._released
             async with self._new_events:
                 with contextlib.suppress(TimeoutError):
                     async with asyncio.timeout(wait):  # unlike wait_for, never eats a cancel
-                        await self._new_events.wait_for(lambda: self._head > after)
+                        await self._new_events.wait_for(
+                            lambda: self._head > after or self._released != released
+                        )
         if self._head <= after:
             return [], self._head
         found = await self._store.events_after(after, limit)
