@@ -350,6 +350,25 @@ def test_sigterm_right_after_listening_stops_cleanly(start_server: StartServer) 
 
 
 @pytest.mark.slow
+def test_sigterm_stops_an_edge_still_trying_to_register() -> None:
+    """An edge whose control plane does not answer retries registering, and still stops on
+    SIGTERM with exit 0 (it once ignored every signal until SIGKILL)."""
+    import time
+
+    from tests.support.edge_process import EdgeProcess
+
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        nowhere = f"http://127.0.0.1:{closed.getsockname()[1]}"
+    edge = EdgeProcess(nowhere).spawn().wait_ready()
+    time.sleep(1.0)
+    assert any("registration failed; retrying" in line for line in edge.output)
+    started = time.monotonic()
+    assert edge.terminate() == 0, edge.output
+    assert time.monotonic() - started < 3
+
+
+@pytest.mark.slow
 @pytest.mark.parametrize("which", ["--port", "--edge-port"])
 def test_serve_on_a_taken_port_is_one_clear_line(tmp_path: Path, which: str) -> None:
     """A port in use (API or edge): exit status 1, the cause and one `Error:` line, no

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import socket
 from typing import Any
 
@@ -61,7 +63,15 @@ async def run_edge(settings: Settings) -> None:
         bound = bound_port(server)
         node.agent.name = settings.edge_name or default_edge_name(host, bound)
         node.agent.url = f"http://{host}:{bound}"
-        await node.start()
+        # Registration retries until the control plane answers: a stop request ends it too.
+        starting = asyncio.create_task(node.start())
+        stopped = asyncio.create_task(shutdown.requested.wait())
+        await asyncio.wait({starting, stopped}, return_when=asyncio.FIRST_COMPLETED)
+        stopped.cancel()
+        if not starting.done():
+            starting.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await starting
         await task
     finally:
         await node.stop()
