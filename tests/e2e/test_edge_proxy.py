@@ -299,9 +299,15 @@ async def test_routing_by_host(edge: Edge) -> None:
     """Hosts match the domain or an alias, any case, port ignored; unknown 404, disabled 403."""
     edge.origin.set("/r", b"r", headers=MAX60)
     assert (await edge.get("/r", host="WWW.Example.com:8080")).text == "r"
-    assert (await edge.get("/r", host="unknown.example")).status_code == 404
+    unknown = await edge.get("/r", host="unknown.example")
+    assert unknown.status_code == 404
     edge.serve("E5", "off.example", enabled=False)
-    assert (await edge.get("/r", host="off.example")).status_code == 403
+    disabled = await edge.get("/r", host="off.example")
+    assert disabled.status_code == 403
+    for answer in (unknown, disabled):  # like every answer of the edge
+        assert answer.headers["x-cache"] == "Error from invalidator"
+        assert answer.headers["age"] == "0"
+        assert answer.headers["via"]
     edge.proxy.remove_distribution("E1")
     assert (await edge.get("/r")).status_code == 404
 

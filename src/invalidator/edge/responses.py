@@ -179,12 +179,12 @@ async def _send_empty(send: Send, status: int, headers: Iterable[tuple[bytes, by
 
 
 async def send_plain(send: Send, status: int, text: str, x_cache: str | None = None) -> None:
-    """An error the edge generates itself: text body, never stored, with its own Date."""
+    """An error the edge generates itself: text body, never stored, with its own Date, and
+    `Age: 0`, `Via` and `X-Cache` (`Error from invalidator` unless told) like every answer."""
     body = text.encode()
     headers = [(b"content-type", b"text/plain; charset=utf-8"),
                (b"content-length", str(len(body)).encode()), (b"cache-control", b"no-store"),
-               (b"date", http_date().encode()), (b"via", _VIA)]  # fmt: skip
-    if x_cache:
-        headers.append((b"x-cache", x_cache.encode()))
+               (b"date", http_date().encode()), (b"age", b"0"), (b"via", _VIA),
+               (b"x-cache", (x_cache or ERROR).encode())]  # fmt: skip
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
