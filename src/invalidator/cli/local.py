@@ -5,11 +5,13 @@ from __future__ import annotations
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 import click
 import httpx
 
 from invalidator.cli.api_client import CloudFrontClient
+from invalidator.cli.data_lock import nudge_server
 from invalidator.domain.clock import SystemClock
 from invalidator.domain.ids import RandomIds
 from invalidator.runtime import build_control_plane, ensure_access_key, open_store
@@ -78,5 +80,6 @@ async def api_client(settings: Settings) -> AsyncIterator[CloudFrontClient]:
             yield client
         finally:
             await client.aclose()
+            nudge_server(Path(settings.data_dir))  # the running server, if any: look now
     finally:
         await plane.store.close()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import signal
 import sys
 from pathlib import Path
 from typing import Any
@@ -45,6 +46,11 @@ async def _serve_locked(settings: Settings, shutdown: Shutdown) -> None:
         )
     await plane.start()
     shutdown.on_request(plane.propagation.stopping)
+    # The in-process CLI nudges us after it changed the store (cli/data_lock.nudge_server).
+    with contextlib.suppress(NotImplementedError, RuntimeError):
+        asyncio.get_running_loop().add_signal_handler(
+            signal.SIGUSR1, plane.propagation.store_changed
+        )
     edge = None
     try:
         protocol = api_protocol(MAX_HEAD_BYTES, settings.body_timeout)

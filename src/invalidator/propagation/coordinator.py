@@ -75,6 +75,7 @@ class Coordinator:
         self._synced = 0  # store positions up to here have been adopted (see sync_with_store)
         self._new_events = asyncio.Condition()
         self._stopping = False  # shutting down: create waits answer at once
+        self._sync_now = False  # another process committed: sync on the next wake-up
         self._released = 0  # bumped to send the long-polls parked in `events` home
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -126,6 +127,12 @@ class Coordinator:
             self._task = None
         async with self._new_events:
             self._new_events.notify_all()
+
+    def store_changed(self) -> None:
+        """Another process committed to the store (the CLI says so): look now, not at the
+        next tick."""
+        self._sync_now = True
+        self._wake.set()
 
     @property
     def is_stopping(self) -> bool:
@@ -324,8 +331,9 @@ class Coordinator:
                 # Other processes' commits are looked for once a tick, not on every wake-up
                 # (acks and publishes of this process wake the loop hundreds of times a second).
                 now = time.monotonic()  # real time, like the tick itself
-                if now - synced_at >= _TICK:
+                if now - synced_at >= _TICK or self._sync_now:
                     synced_at = now
+                    self._sync_now = False
                     await self.sync_with_store()
                 await self.complete_ready()
                 if now - kept_at >= _HOUSEKEEPING:
