@@ -290,6 +290,25 @@ def test_no_such_distribution(api: SignedClient, version: str) -> None:
         )
 
 
+def test_streaming_distributions_have_no_invalidations(api: SignedClient, dist_id: str) -> None:
+    """The seed's streaming-distribution invalidation resource is NoSuchDistribution (404) on
+    create, list and get, even for the id of a web distribution."""
+    base = f"/2013-05-12/streaming-distribution/{dist_id}/invalidation"
+    for method, path, body, operation in (
+        ("POST", base, batch_xml(["/a"], "s", version="2013-05-12"), "CreateInvalidation"),
+        ("GET", base, b"", "ListInvalidations"),
+        ("GET", base + "/IX", b"", "GetInvalidation"),
+    ):
+        assert_error(
+            api.send(method, path, body),
+            404,
+            "NoSuchDistribution",
+            "The specified distribution does not exist.",
+            version="2013-05-12",
+            operation=operation,
+        )
+
+
 def test_no_such_invalidation(server: ServerProcess, api: SignedClient, dist_id: str) -> None:
     """An unknown id, or another distribution's id, is NoSuchInvalidation (404)."""
     other = server.create_distribution().id

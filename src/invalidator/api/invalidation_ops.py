@@ -9,10 +9,16 @@ from invalidator.api.wire.invalidation_xml import (
     invalidation_list_document,
     read_invalidation_batch,
 )
-from invalidator.domain.errors import MissingBody
+from invalidator.domain.errors import MissingBody, NoSuchDistribution
 from invalidator.domain.invalidations import InvalidationService
 
 _DIST = "/distribution/{dist}/invalidation"
+_STREAMING = "/streaming-distribution/{dist}/invalidation"
+
+
+async def _no_streaming_distribution(call: Call) -> Response:
+    """NoSuchDistribution: invalidations of streaming distributions have no resource."""
+    raise NoSuchDistribution()
 
 
 class InvalidationOperations:
@@ -29,6 +35,13 @@ class InvalidationOperations:
             route("GET", _DIST, "ListInvalidations", self.list_invalidations,
                   distribution_param="dist"),
             route("GET", _DIST + "/{id}", "GetInvalidation", self.get_invalidation,
+                  distribution_param="dist"),
+            # The seed's streaming distributions were retired (2020): none exists.
+            route("POST", _STREAMING, "CreateInvalidation", _no_streaming_distribution,
+                  distribution_param="dist"),
+            route("GET", _STREAMING, "ListInvalidations", _no_streaming_distribution,
+                  distribution_param="dist"),
+            route("GET", _STREAMING + "/{id}", "GetInvalidation", _no_streaming_distribution,
                   distribution_param="dist"),
         ]  # fmt: skip
 
