@@ -425,3 +425,13 @@ def test_boto3_list_and_get_with_awkward_ids_verify(captured: list[AWSPreparedRe
     assert "%" in got.raw_path
     check(listed)
     check(got)
+
+
+def test_basic_format_writes_four_digit_years() -> None:
+    """`X-Amz-Date: 00010101T000000Z` is read as the year 1 and written back the same way
+    (strftime wrote "10101T000000Z", so the scope check refused it as IncompleteSignature
+    instead of Signature expired)."""
+    from invalidator.api.auth.request import format_basic
+
+    assert format_basic(datetime(1, 1, 1, tzinfo=UTC)) == "00010101T000000Z"
+    assert format_basic(datetime(2026, 11, 23, 19, 20, 0, tzinfo=UTC)) == "20261123T192000Z"

@@ -20,7 +20,6 @@ from invalidator.domain.errors import (
 )
 
 SIGV4_ALGORITHM = "AWS4-HMAC-SHA256"
-SIGV4_TIMESTAMP = "%Y%m%dT%H%M%SZ"
 SERVICE = "cloudfront"
 TERMINATOR = "aws4_request"
 LEGACY_LAST_VERSION = "2013-05-12"
@@ -142,8 +141,10 @@ def check_clock_skew(request_time: datetime, now: datetime) -> None:
 
 
 def format_basic(moment: datetime) -> str:
-    """ISO 8601 basic format in UTC, as SigV4 writes dates: 20261123T192000Z."""
-    return _as_utc(moment).strftime(SIGV4_TIMESTAMP)
+    """ISO 8601 basic format in UTC, as SigV4 writes dates: 20261123T192000Z (the year
+    always four digits: strftime's %Y writes the year 1 as "1")."""
+    m = _as_utc(moment)
+    return f"{m.year:04d}{m.month:02d}{m.day:02d}T{m.hour:02d}{m.minute:02d}{m.second:02d}Z"
 
 
 def _as_utc(moment: datetime) -> datetime:
