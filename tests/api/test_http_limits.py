@@ -3,6 +3,7 @@ and a request's head is bounded in size and in time (a fast answer, never a hang
 
 from __future__ import annotations
 
+import contextlib
 import re
 import socket
 import time
@@ -170,3 +171,35 @@ def test_the_deadline_restarts_with_each_request(quick_server: ServerProcess) ->
     assert_error(
         answer, 408, "RequestTimeout", "Your request headers were not received within 1 seconds."
     )
+
+
+# -- the edge (the built-in one of the same servers): the same bounds, in its own text ------
+
+
+def test_the_edge_bounds_heads_too(server: ServerProcess) -> None:
+    """An endless header line on the edge is 431, an unparsable request 400, both in the
+    edge's plain text with X-Cache: Error from invalidator, and the connection closed."""
+    with _connect(server.edge_url) as sock:
+        sock.sendall(b"GET / HTTP/1.1\r\nHost: x\r\nX-Big: ")
+        with contextlib.suppress(OSError):
+            for _ in range(1600):
+                sock.sendall(b"a" * 4096)
+        big = _response(_read_all(sock))
+    with _connect(server.edge_url) as sock:
+        sock.sendall(b"FOO / HTTP/1.1\r\nHost: x\r\n\r\n")
+        bad = _response(_read_all(sock))
+    assert (big.status_code, big.text) == (431, f"The request headers exceed {MAX_HEAD} bytes.\n")
+    assert bad.status_code == 400 and bad.text.startswith("The request is not valid HTTP/1.1: ")
+    for answer in (big, bad):
+        assert answer.headers["x-cache"] == "Error from invalidator"
+        assert answer.headers["connection"] == "close"
+
+
+def test_the_edge_times_out_a_dribbled_head(quick_server: ServerProcess) -> None:
+    """A head dribbled to the edge: 408 after --body-timeout (1 s here)."""
+    started = time.monotonic()
+    with _connect(quick_server.edge_url) as sock:
+        sock.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n")
+        answer = _response(_read_all(sock))
+    assert 0.9 < time.monotonic() - started < 3.0
+    assert (answer.status_code, answer.text) == (408, "The request headers took over 1 seconds.\n")

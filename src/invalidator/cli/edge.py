@@ -21,6 +21,7 @@ from invalidator.cli.serve import run
 from invalidator.cli.servers import Shutdown, bound_port, start_server, uvicorn_server
 from invalidator.edge.fast_http import EdgeHttpProtocol
 from invalidator.edge.link import HttpLink
+from invalidator.http_head import with_limits
 from invalidator.logs import configure_logging
 from invalidator.runtime import build_edge
 from invalidator.settings import Settings
@@ -57,7 +58,11 @@ async def run_edge(settings: Settings) -> None:
     host, port = _split_listen(settings.listen)
     link = HttpLink(settings.control_plane, settings.access_key_id, settings.secret_access_key)
     node = build_edge(settings, link, "", "")
-    server = shutdown.register(uvicorn_server(node.proxy, host, port, http=EdgeHttpProtocol))
+    server = shutdown.register(
+        uvicorn_server(
+            node.proxy, host, port, http=with_limits(EdgeHttpProtocol, settings.body_timeout)
+        )
+    )
     try:
         task = await start_server(server, "invalidator edge")
         bound = bound_port(server)

@@ -80,7 +80,7 @@ SERVE_SETTINGS = tuple(name for name in ALL_SETTINGS if name not in _EDGE_ONLY)
 EDGE_SETTINGS = (
     "control_plane", "listen", "edge_name", "access_key_id", "secret_access_key", "log_level",
     "cache_max_bytes", "cache_max_object_bytes", "origin_timeout", "lease_seconds",
-    "heartbeat_seconds",
+    "heartbeat_seconds", "body_timeout",
 )  # fmt: skip
 STORE_SETTINGS = ("data_dir", "domain_suffix")
 CLIENT_SETTINGS = ("data_dir", "endpoint_url", "access_key_id", "secret_access_key", "host", "port")

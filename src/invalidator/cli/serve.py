@@ -11,13 +11,14 @@ from typing import Any
 
 import click
 
-from invalidator.api.http_protocol import MAX_HEAD_BYTES, api_protocol
+from invalidator.api.http_protocol import ApiHttpProtocol
 from invalidator.cli.data_lock import data_dir_lock
 from invalidator.cli.options import SERVE_SETTINGS, settings_from, settings_options
 from invalidator.cli.servers import Shutdown, bound_port, start_server, uvicorn_server
 from invalidator.domain.clock import SystemClock
 from invalidator.domain.ids import RandomIds
 from invalidator.edge.fast_http import EdgeHttpProtocol
+from invalidator.http_head import with_limits
 from invalidator.logs import configure_logging
 from invalidator.propagation.local_link import LocalLink
 from invalidator.runtime import build_control_plane, build_edge, ensure_access_key
@@ -53,7 +54,7 @@ async def _serve_locked(settings: Settings, shutdown: Shutdown) -> None:
         )
     edge = None
     try:
-        protocol = api_protocol(MAX_HEAD_BYTES, settings.body_timeout)
+        protocol = with_limits(ApiHttpProtocol, settings.body_timeout)
         api = shutdown.register(
             uvicorn_server(plane.app, settings.host, settings.port, http=protocol)
         )
@@ -63,7 +64,10 @@ async def _serve_locked(settings: Settings, shutdown: Shutdown) -> None:
             link = LocalLink(plane.propagation, plane.store)
             edge = build_edge(settings, link, "", "")
             edge_server = uvicorn_server(
-                edge.proxy, edge_server_host, settings.edge_port, http=EdgeHttpProtocol
+                edge.proxy,
+                edge_server_host,
+                settings.edge_port,
+                http=with_limits(EdgeHttpProtocol, settings.body_timeout),
             )
             tasks.append(await start_server(shutdown.register(edge_server), "invalidator edge"))
             port = bound_port(edge_server)

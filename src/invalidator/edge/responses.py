@@ -12,6 +12,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, MutableMapping
 from dataclasses import dataclass
 from email.utils import formatdate
+from http import HTTPStatus
 from typing import Any, Protocol
 
 from invalidator.edge.cache import CachedResponse
@@ -178,13 +179,28 @@ async def _send_empty(send: Send, status: int, headers: Iterable[tuple[bytes, by
     await send({"type": "http.response.body", "body": b""})
 
 
+def _plain_headers(body: bytes, x_cache: str | None) -> list[tuple[bytes, bytes]]:
+    return [(b"content-type", b"text/plain; charset=utf-8"),
+            (b"content-length", str(len(body)).encode()), (b"cache-control", b"no-store"),
+            (b"date", http_date().encode()), (b"age", b"0"), (b"via", _VIA),
+            (b"x-cache", (x_cache or ERROR).encode())]  # fmt: skip
+
+
 async def send_plain(send: Send, status: int, text: str, x_cache: str | None = None) -> None:
     """An error the edge generates itself: text body, never stored, with its own Date, and
     `Age: 0`, `Via` and `X-Cache` (`Error from invalidator` unless told) like every answer."""
     body = text.encode()
-    headers = [(b"content-type", b"text/plain; charset=utf-8"),
-               (b"content-length", str(len(body)).encode()), (b"cache-control", b"no-store"),
-               (b"date", http_date().encode()), (b"age", b"0"), (b"via", _VIA),
-               (b"x-cache", (x_cache or ERROR).encode())]  # fmt: skip
+    headers = _plain_headers(body, x_cache)
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
+
+
+def plain_response(status: int, text: str) -> bytes:
+    """`send_plain`'s answer as bytes on the wire, closing the connection (for what the
+    protocol refuses before the app runs)."""
+    body = text.encode()
+    reason = HTTPStatus(status).phrase.encode()
+    lines = [b"HTTP/1.1 %d %s" % (status, reason)]
+    lines += [name + b": " + value for name, value in _plain_headers(body, None)]
+    lines.append(b"connection: close")
+    return b"\r\n".join(lines) + b"\r\n\r\n" + body

@@ -1,0 +1,140 @@
+"""uvicorn's httptools protocol with the limits a public HTTP endpoint needs before its app runs.
+
+uvicorn answers what httptools cannot parse (a bad method, Content-Length or chunk size, a
+header line without a colon, a raw non-ASCII byte in the path) with a bare plain-text 400,
+bounds neither the size of a request's head (one endless header line grows the parser's
+buffer without end) nor the time until it is complete (a connection that sends nothing, or a
+header line every few seconds, is held forever). `BoundedHeadProtocol` adds:
+
+- a request line plus headers over `max_head_bytes`: answered 431 (the API: 400);
+- a head not complete `head_timeout` seconds after the connection opened or the request
+  began: 408 when part of it arrived, the connection closed silently when nothing did;
+- what cannot be parsed: 400;
+
+each in the subclass's own error format (`_reject`), then the connection is closed. Bytes are
+counted per chunk received while a head is incomplete, so a chunk that also held the end of a
+pipelined predecessor counts in full: the bound can err by one chunk, never run unbounded.
+Used by the control plane's API (`api/http_protocol.py`) and the edge (`edge/fast_http.py`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any, TypeVar
+
+import httptools
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+MAX_HEAD_BYTES = 64 * 1024  # request line + headers; botocore's largest are a few KiB
+HEAD_TIMEOUT = 10.0
+
+
+P = TypeVar("P", bound="BoundedHeadProtocol")
+
+
+class HeadProblem:
+    """Why a request is refused before its app sees it (the subclass words the answer)."""
+
+    UNPARSABLE = "unparsable"
+    TOO_LARGE = "too-large"
+    TOO_SLOW = "too-slow"
+
+
+class BoundedHeadProtocol(HttpToolsProtocol):
+    """uvicorn's protocol with a bounded request head and an answer to unparsable requests.
+
+    Subclasses implement `_reject` and set the limits (as class attributes: uvicorn builds
+    protocols from a class and its own config).
+    """
+
+    max_head_bytes = MAX_HEAD_BYTES
+    head_timeout = HEAD_TIMEOUT
+
+    _head_bytes = 0
+    _in_head = False
+    _head_timer: asyncio.TimerHandle | None = None
+
+    def connection_made(self, transport: Any) -> None:
+        """Accept; the first request's head must be complete within the deadline."""
+        super().connection_made(transport)
+        self._arm_head_timer()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        """Release the head deadline with the connection."""
+        self._cancel_head_timer()
+        super().connection_lost(exc)
+
+    def data_received(self, data: bytes) -> None:
+        """Feed the parser; an unparsable request or a head over the limit is answered here."""
+        self._unset_keepalive_if_required()
+        try:
+            self.parser.feed_data(data)
+        except httptools.HttpParserUpgrade:
+            return  # uvicorn logs and ignores an upgrade the app cannot take; so do we
+        except httptools.HttpParserError as exc:
+            detail = str(exc).strip().rstrip(".") or type(exc).__name__
+            self._refuse(HeadProblem.UNPARSABLE, detail[:200])
+            return
+        if self._in_head:
+            self._head_bytes += len(data)
+            if self._head_bytes > self.max_head_bytes:
+                self._refuse(HeadProblem.TOO_LARGE, str(self.max_head_bytes))
+
+    def on_message_begin(self) -> None:
+        """A request starts: its head is counted and timed."""
+        super().on_message_begin()
+        self._head_begins()
+
+    def on_headers_complete(self) -> None:
+        """The head is complete: from here on the app's own deadlines apply."""
+        self._head_complete()
+        super().on_headers_complete()
+
+    def _head_begins(self) -> None:
+        self._in_head = True
+        self._head_bytes = 0
+        self._arm_head_timer()
+
+    def _head_complete(self) -> None:
+        self._in_head = False
+        self._cancel_head_timer()
+
+    def _arm_head_timer(self) -> None:
+        if self._head_timer is None:
+            self._head_timer = asyncio.get_running_loop().call_later(
+                self.head_timeout, self._head_timed_out
+            )
+
+    def _cancel_head_timer(self) -> None:
+        if self._head_timer is not None:
+            self._head_timer.cancel()
+            self._head_timer = None
+
+    def _head_timed_out(self) -> None:
+        self._head_timer = None
+        if self.transport.is_closing():
+            return
+        if self._in_head:
+            self._refuse(HeadProblem.TOO_SLOW, f"{self.head_timeout:g}")
+        elif self.cycle is None:  # a connection that never sent a byte
+            self.transport.close()
+
+    def _refuse(self, problem: str, detail: str) -> None:
+        self._head_complete()
+        if self.transport.is_closing():
+            return
+        self.transport.write(self._reject(problem, detail))
+        self.transport.close()
+
+    def _reject(self, problem: str, detail: str) -> bytes:
+        """The whole response (status line to body, with `connection: close`) for `problem`;
+        `detail` is the parser's complaint, the byte limit, or the timeout in seconds."""
+        raise NotImplementedError
+
+
+def with_limits(
+    protocol: type[P], head_timeout: float, max_head_bytes: int = MAX_HEAD_BYTES
+) -> type[P]:
+    """`protocol` with these limits (a subclass: uvicorn instantiates the class itself)."""
+    limits = {"max_head_bytes": max_head_bytes, "head_timeout": head_timeout}
+    return type(protocol.__name__, (protocol,), limits)
