@@ -52,6 +52,7 @@ class BoundedHeadProtocol(HttpToolsProtocol):
 
     _head_bytes = 0
     _in_head = False
+    _head_since = 0.0  # loop time the current head began (valid while _in_head)
     _head_timer: asyncio.TimerHandle | None = None
 
     def connection_made(self, transport: Any) -> None:
@@ -93,16 +94,17 @@ class BoundedHeadProtocol(HttpToolsProtocol):
     def _head_begins(self) -> None:
         self._in_head = True
         self._head_bytes = 0
+        self._head_since = self.loop.time()
         self._arm_head_timer()
 
     def _head_complete(self) -> None:
-        self._in_head = False
-        self._cancel_head_timer()
+        self._in_head = False  # the timer stays: one per connection and deadline, not per
+        # request (a keep-alive connection's requests would each arm and cancel one)
 
-    def _arm_head_timer(self) -> None:
+    def _arm_head_timer(self, delay: float | None = None) -> None:
         if self._head_timer is None:
-            self._head_timer = asyncio.get_running_loop().call_later(
-                self.head_timeout, self._head_timed_out
+            self._head_timer = self.loop.call_later(
+                self.head_timeout if delay is None else delay, self._head_timer_due
             )
 
     def _cancel_head_timer(self) -> None:
@@ -110,17 +112,23 @@ class BoundedHeadProtocol(HttpToolsProtocol):
             self._head_timer.cancel()
             self._head_timer = None
 
-    def _head_timed_out(self) -> None:
+    def _head_timer_due(self) -> None:
         self._head_timer = None
         if self.transport.is_closing():
             return
         if self._in_head:
-            self._refuse(HeadProblem.TOO_SLOW, f"{self.head_timeout:g}")
+            left = self._head_since + self.head_timeout - self.loop.time()
+            if left > 0.001:  # a later head than the one the timer was armed for
+                self._arm_head_timer(left)
+            else:
+                self._refuse(HeadProblem.TOO_SLOW, f"{self.head_timeout:g}")
         elif self.cycle is None:  # a connection that never sent a byte
             self.transport.close()
+        # else between requests: uvicorn's keep-alive timeout; the next head arms anew
 
     def _refuse(self, problem: str, detail: str) -> None:
-        self._head_complete()
+        self._in_head = False
+        self._cancel_head_timer()
         if self.transport.is_closing():
             return
         self.transport.write(self._reject(problem, detail))
