@@ -12,8 +12,10 @@ header line every few seconds, is held forever). `BoundedHeadProtocol` adds:
 - what cannot be parsed: 400;
 
 each in the subclass's own error format (`_reject`), then the connection is closed. Bytes are
-counted per chunk received while a head is incomplete, so a chunk that also held the end of a
-pipelined predecessor counts in full: the bound can err by one chunk, never run unbounded.
+counted per chunk received wholly inside one head (the chunk in which a head begins is not
+counted: the bytes before it belong to pipelined requests or a body), so the bound errs by up to
+one chunk in the lenient direction. The deadline does not run against the client while the
+server itself has paused reading (a pipelined request waiting behind one in flight).
 Used by the control plane's API (`api/http_protocol.py`) and the edge (`edge/fast_http.py`).
 """
 
@@ -53,6 +55,7 @@ class BoundedHeadProtocol(HttpToolsProtocol):
     _head_bytes = 0
     _in_head = False
     _head_since = 0.0  # loop time the current head began (valid while _in_head)
+    _heads_begun = 0
     _head_timer: asyncio.TimerHandle | None = None
 
     def connection_made(self, transport: Any) -> None:
@@ -68,6 +71,7 @@ class BoundedHeadProtocol(HttpToolsProtocol):
     def data_received(self, data: bytes) -> None:
         """Feed the parser; an unparsable request or a head over the limit is answered here."""
         self._unset_keepalive_if_required()
+        continuing, heads = self._in_head, self._heads_begun
         try:
             self.parser.feed_data(data)
         except httptools.HttpParserUpgrade:
@@ -76,7 +80,9 @@ class BoundedHeadProtocol(HttpToolsProtocol):
             detail = str(exc).strip().rstrip(".") or type(exc).__name__
             self._refuse(HeadProblem.UNPARSABLE, detail[:200])
             return
-        if self._in_head:
+        # Only a chunk wholly inside one head counts: where in a chunk a head began is not
+        # known, and the bytes before it (pipelined requests, a body) are not head bytes.
+        if self._in_head and continuing and heads == self._heads_begun:
             self._head_bytes += len(data)
             if self._head_bytes > self.max_head_bytes:
                 self._refuse(HeadProblem.TOO_LARGE, str(self.max_head_bytes))
@@ -92,6 +98,7 @@ class BoundedHeadProtocol(HttpToolsProtocol):
         super().on_headers_complete()
 
     def _head_begins(self) -> None:
+        self._heads_begun += 1
         self._in_head = True
         self._head_bytes = 0
         self._head_since = self.loop.time()
@@ -117,20 +124,37 @@ class BoundedHeadProtocol(HttpToolsProtocol):
         if self.transport.is_closing():
             return
         if self._in_head:
-            left = self._head_since + self.head_timeout - self.loop.time()
+            now = self.loop.time()
+            left = self._head_since + self.head_timeout - now
             if left > 0.001:  # a later head than the one the timer was armed for
                 self._arm_head_timer(left)
+            elif self._busy():  # we stopped reading it (pipelined behind a request in
+                self._head_since = now  # flight), not the client: its time starts again
+                self._arm_head_timer()
             else:
                 self._refuse(HeadProblem.TOO_SLOW, f"{self.head_timeout:g}")
         elif self.cycle is None:  # a connection that never sent a byte
             self.transport.close()
         # else between requests: uvicorn's keep-alive timeout; the next head arms anew
 
+    def _busy(self) -> bool:
+        """A request is in flight or queued on this connection, or reading is paused."""
+        cycle = self.cycle
+        return (
+            bool(self.pipeline)
+            or self.flow.read_paused
+            or (cycle is not None and not cycle.response_complete)
+        )
+
     def _refuse(self, problem: str, detail: str) -> None:
         self._in_head = False
         self._cancel_head_timer()
         if self.transport.is_closing():
             return
+        cycle = self.cycle
+        if cycle is not None and not cycle.response_complete:
+            cycle.disconnected = True  # its app's answer is dropped, not written to a closed
+            # transport (the stream is unusable after this request: so is the request before)
         self.transport.write(self._reject(problem, detail))
         self.transport.close()
 

@@ -204,3 +204,67 @@ def test_the_edge_times_out_a_dribbled_head(quick_server: ServerProcess) -> None
         answer = _response(_read_all(sock))
     assert 0.9 < time.monotonic() - started < 3.0
     assert (answer.status_code, answer.text) == (408, "The request headers took over 1 seconds.\n")
+
+
+# -- pipelining: what is counted and timed is the client's head, nothing else --------------
+
+
+def _read_responses(sock: socket.socket, count: int) -> list[int]:
+    """The statuses of `count` responses in a row on one connection (Content-Length framed)."""
+    statuses = []
+    data = b""
+    for _ in range(count):
+        while b"\r\n\r\n" not in data:
+            more = sock.recv(65_536)
+            assert more, f"closed after {len(statuses)} responses: {statuses}"
+            data += more
+        head, _, data = data.partition(b"\r\n\r\n")
+        found = re.search(rb"(?i)content-length: *(\d+)", head)
+        length = int(found.group(1)) if found else 0
+        while len(data) < length:
+            more = sock.recv(65_536)
+            assert more
+            data += more
+        data = data[length:]
+        statuses.append(int(head.split(b" ", 2)[1]))
+    return statuses
+
+
+def test_pipelined_requests_are_not_counted_as_one_head(server: ServerProcess) -> None:
+    """100 pipelined requests of ~1 KB heads and a 101st split after 10 bytes, in one chunk:
+    all 101 are answered (the bytes before the split head once counted against 64 KiB)."""
+    filler = "X-Filler: " + "v" * 900 + "\r\n"
+    one = f"GET {PATH} HTTP/1.1\r\nHost: x\r\n{filler}\r\n".encode()
+    with _connect(server.url) as sock:
+        sock.sendall(one * 100 + one[:10])
+        time.sleep(0.3)
+        sock.sendall(one[10:])
+        assert _read_responses(sock, 101) == [403] * 101  # unsigned: answered by the app
+
+
+def test_a_head_queued_behind_a_slow_request_is_not_timed_out(
+    quick_server: ServerProcess,
+) -> None:
+    """On the edge: a request whose origin takes 2.5 s (the head deadline is 1 s), with two
+    more pipelined behind it, the last split across sends: all three answered in order."""
+    import httpx as client
+
+    from tests.support.origin import Origin
+
+    with Origin() as origin:
+        origin.set("/slow", b"slow", headers=[("Cache-Control", "no-store")], delay=2.5)
+        origin.set("/fast", b"fast", headers=[("Cache-Control", "no-store")])
+        dist = quick_server.create_distribution(origin_url=origin.url)
+        host = dist.domain_name
+        for _ in range(100):
+            if client.get(f"{quick_server.edge_url}/fast", headers={"Host": host}).is_success:
+                break
+            time.sleep(0.05)
+        request = lambda path: f"GET {path} HTTP/1.1\r\nHost: {host}\r\n\r\n".encode()  # noqa: E731
+        with _connect(quick_server.edge_url) as sock:
+            sock.sendall(request("/slow"))
+            time.sleep(0.3)
+            sock.sendall(request("/fast?2") + request("/fast?3")[:10])
+            time.sleep(0.2)
+            sock.sendall(request("/fast?3")[10:])
+            assert _read_responses(sock, 3) == [200, 200, 200]

@@ -128,3 +128,28 @@ def test_the_lock_creates_a_private_data_dir(tmp_path: Path) -> None:
     with data_dir_lock(tmp_path / "new" / "data"):
         pass
     assert (tmp_path / "new" / "data").stat().st_mode & 0o777 == 0o700
+
+
+def test_a_nudge_while_serve_starts_does_not_kill_it(tmp_path: Path) -> None:
+    """The lock names the pid before the SIGUSR1 handler exists: a CLI command finishing then
+    nudges a server still starting, which must ignore it (SIGUSR1's default action ends a
+    process) and go on to serve."""
+    from invalidator.cli.data_lock import nudge_server
+
+    data_dir = tmp_path / "data"
+    srv = ServerProcess(data_dir, server_env())
+    cmd = [sys.executable, "-m", "invalidator", "serve", "--port", "0", "--edge-port", "0",
+           "--data-dir", str(data_dir)]  # fmt: skip
+    proc = subprocess.Popen(cmd, env=srv.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 20
+        while not nudge_server(data_dir):  # as early as the lock names the pid
+            assert proc.poll() is None and time.monotonic() < deadline
+            time.sleep(0.001)
+        for _ in range(20):  # and on through the start
+            nudge_server(data_dir)
+            time.sleep(0.05)
+        assert proc.poll() is None, proc.returncode
+    finally:
+        proc.kill()
+        proc.wait(5)

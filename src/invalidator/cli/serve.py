@@ -31,6 +31,10 @@ async def serve_forever(settings: Settings) -> None:
     The data directory's lock is held from before the store opens until after it closed.
     """
     shutdown = Shutdown()
+    # The CLI nudges the lock holder with SIGUSR1 (data_lock.nudge_server) as soon as the lock
+    # names this pid; its default action would end a server still starting. Ignored until
+    # the handler is installed: the store is read fresh at start anyway.
+    signal.signal(signal.SIGUSR1, signal.SIG_IGN)
     with data_dir_lock(Path(settings.data_dir)):
         await _serve_locked(settings, shutdown)
 
