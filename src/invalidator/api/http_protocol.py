@@ -10,6 +10,7 @@ and `Date`, as every API answer is:
 from __future__ import annotations
 
 import uuid
+from http import HTTPStatus
 
 from invalidator.api.http import HttpDate
 from invalidator.api.versions import LATEST_VERSION
@@ -22,7 +23,6 @@ from invalidator.domain.errors import (
 )
 from invalidator.http_head import BoundedHeadProtocol, HeadProblem
 
-_STATUS_TEXT = {400: b"Bad Request", 408: b"Request Timeout"}
 _DATE = HttpDate()
 
 
@@ -33,9 +33,8 @@ class ApiHttpProtocol(BoundedHeadProtocol):
         error = _error(problem, detail)
         request_id = str(uuid.uuid4())
         body = error_document(error, LATEST_VERSION, request_id)
-        reason = _STATUS_TEXT.get(error.status, b"Error")
         head = [
-            b"HTTP/1.1 %d %s\r\n" % (error.status, reason),
+            b"HTTP/1.1 %d %s\r\n" % (error.status, HTTPStatus(error.status).phrase.encode()),
             b"date: " + _DATE.now() + b"\r\n",
             b"content-type: text/xml\r\n",
             b"content-length: %d\r\n" % len(body),

@@ -76,10 +76,12 @@ async def api_client(settings: Settings) -> AsyncIterator[CloudFrontClient]:
             creds = await stored_credentials(settings) or ("", "")
         transport = httpx.ASGITransport(app=plane.app)
         client = CloudFrontClient("http://invalidator.local", *creds, transport=transport)
+        head = plane.propagation.head  # moves when this command commits an event
         try:
             yield client
         finally:
             await client.aclose()
-            nudge_server(Path(settings.data_dir))  # the running server, if any: look now
+            if plane.propagation.head != head:  # the running server, if any: look now
+                nudge_server(Path(settings.data_dir))
     finally:
         await plane.store.close()
