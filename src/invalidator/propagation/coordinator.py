@@ -74,9 +74,8 @@ class Coordinator:
         self._head = 0
         self._synced = 0  # store positions up to here have been adopted (see sync_with_store)
         self._new_events = asyncio.Condition()
-        self._stopping = False  # shutting down: create waits answer at once
         self._sync_now = False  # another process committed: sync on the next wake-up
-        self._released = 0  # bumped to send the long-polls parked in `events` home
+        self._released = 0  # bumped by `stopping` to send the long-polls parked in `events` home
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
 
@@ -137,7 +136,7 @@ class Coordinator:
     @property
     def is_stopping(self) -> bool:
         """True once `stopping()` ran (HTTP long-polls then answer without waiting)."""
-        return self._stopping
+        return self._released > 0
 
     async def stopping(self) -> None:
         """The process is shutting down: answer the parked long-polls and every create wait
@@ -145,7 +144,6 @@ class Coordinator:
         finish within the graceful shutdown instead of being cancelled. Later create waits
         answer at once; later long-polls wait as usual (the in-process edge polls on until
         it is stopped, and must not spin), so the HTTP side asks for no wait (`edge_ops`)."""
-        self._stopping = True
         self._released += 1  # the polls parked now return; later ones wait as usual
         for waiters in self._waiters.values():
             for future in waiters:
@@ -171,7 +169,7 @@ class Coordinator:
                 invalidation.distribution_id, invalidation.id
             )
             return stored if stored is not None and stored.status is COMPLETED else None
-        if timeout <= 0 or self._stopping:
+        if timeout <= 0 or self.is_stopping:
             return None
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Invalidation | None] = loop.create_future()
