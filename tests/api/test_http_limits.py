@@ -268,3 +268,20 @@ def test_a_head_queued_behind_a_slow_request_is_not_timed_out(
             time.sleep(0.2)
             sock.sendall(request("/fast?3")[10:])
             assert _read_responses(sock, 3) == [200, 200, 200]
+
+
+def test_a_standalone_edge_times_out_a_dribbled_head_too(server: ServerProcess) -> None:
+    """`invalidator edge --body-timeout 1` bounds heads like the built-in edge: 408 in ~1 s."""
+    from tests.support.edge_process import EdgeProcess
+
+    edge = EdgeProcess(server.url, extra_args=["--body-timeout", "1"]).spawn().wait_ready()
+    try:
+        started = time.monotonic()
+        with _connect(edge.url) as sock:
+            sock.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n")
+            answer = _response(_read_all(sock))
+        assert 0.9 < time.monotonic() - started < 3.0
+        assert answer.status_code == 408
+        assert answer.text == "The request headers took over 1 seconds.\n"
+    finally:
+        assert edge.terminate() == 0
