@@ -11,7 +11,10 @@ header line every few seconds, is held forever). `BoundedHeadProtocol` adds:
   began: 408 when part of it arrived, the connection closed silently when nothing did;
 - what cannot be parsed: 400;
 
-each in the subclass's own error format (`_reject`), then the connection is closed. Bytes are
+each in the subclass's own error format (`_reject`), then the connection is closed. Requests
+received whole before the refused one (in flight, or pipelined behind it) are answered first,
+in order: the refusal waits for them (nothing more is read meanwhile); a request refused in its
+body while it waits in the pipeline is dropped from it, never run. Bytes are
 counted per chunk received wholly inside one head (the chunk in which a head begins is not
 counted: the bytes before it belong to pipelined requests or a body), so the bound errs by up to
 one chunk in the lenient direction. The deadline does not run against the client while the
@@ -57,6 +60,9 @@ class BoundedHeadProtocol(HttpToolsProtocol):
     _head_since = 0.0  # loop time the current head began (valid while _in_head)
     _heads_begun = 0
     _head_timer: asyncio.TimerHandle | None = None
+    _message_open = False  # between a request's first byte and its last (head and body)
+    _running: Any = None  # the request cycle whose app runs (uvicorn keeps no reference)
+    _deferred: bytes | None = None  # a refusal waiting for the requests before it
 
     def connection_made(self, transport: Any) -> None:
         """Accept; the first request's head must be complete within the deadline."""
@@ -70,6 +76,8 @@ class BoundedHeadProtocol(HttpToolsProtocol):
 
     def data_received(self, data: bytes) -> None:
         """Feed the parser; an unparsable request or a head over the limit is answered here."""
+        if self._deferred is not None:
+            return  # refused: nothing after the refused request is read
         self._unset_keepalive_if_required()
         continuing, heads = self._in_head, self._heads_begun
         try:
@@ -92,12 +100,29 @@ class BoundedHeadProtocol(HttpToolsProtocol):
         super().on_message_begin()
         self._head_begins()
 
+    def on_message_complete(self) -> None:
+        """A request's last byte arrived."""
+        self._message_open = False
+        super().on_message_complete()
+
+    def _start_asgi_task(self, cycle: Any, app: Any) -> None:
+        """As uvicorn's, remembering which cycle runs (a refusal waits for it)."""
+        self._running = cycle
+        super()._start_asgi_task(cycle, app)
+
+    def on_response_complete(self) -> None:
+        """As uvicorn's (the next pipelined request starts), then a refusal that waited for the
+        requests before it is written once they are all answered."""
+        super().on_response_complete()
+        self._write_deferred()
+
     def on_headers_complete(self) -> None:
         """The head is complete: from here on the app's own deadlines apply."""
         self._head_complete()
         super().on_headers_complete()
 
     def _head_begins(self) -> None:
+        self._message_open = True
         self._heads_begun += 1
         self._in_head = True
         self._head_bytes = 0
@@ -147,15 +172,32 @@ class BoundedHeadProtocol(HttpToolsProtocol):
         )
 
     def _refuse(self, problem: str, detail: str) -> None:
+        in_body = self._message_open and not self._in_head  # of the newest cycle
         self._in_head = False
         self._cancel_head_timer()
         if self.transport.is_closing():
             return
+        self._deferred = self._reject(problem, detail)
         cycle = self.cycle
-        if cycle is not None and not cycle.response_complete:
-            cycle.disconnected = True  # its app's answer is dropped, not written to a closed
-            # transport (the stream is unusable after this request: so is the request before)
-        self.transport.write(self._reject(problem, detail))
+        if in_body and cycle is not None:
+            if cycle is self._running:  # refused in the body of the request in flight: its
+                cycle.disconnected = True  # app's answer is dropped (none can be before it)
+                self._running = None
+            else:  # queued behind another: it never runs
+                self.pipeline = type(self.pipeline)(e for e in self.pipeline if e[0] is not cycle)
+                cycle.response_complete = True
+        self._write_deferred()
+
+    def _write_deferred(self) -> None:
+        """Write the refusal and close, once no request before it is left unanswered."""
+        answer = self._deferred
+        if answer is None or self.transport.is_closing():
+            return
+        running = self._running
+        if self.pipeline or (running is not None and not running.response_complete):
+            self.flow.pause_reading()  # nothing more is read; the earlier answers go first
+            return
+        self.transport.write(answer)
         self.transport.close()
 
     def _reject(self, problem: str, detail: str) -> bytes:

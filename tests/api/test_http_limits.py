@@ -285,3 +285,78 @@ def test_a_standalone_edge_times_out_a_dribbled_head_too(server: ServerProcess) 
         assert answer.text == "The request headers took over 1 seconds.\n"
     finally:
         assert edge.terminate() == 0
+
+
+# -- a refusal behind requests received whole: those are answered first, in order ----------
+
+
+def _read_until_closed(sock: socket.socket) -> list[httpx.Response]:
+    """Every response on a connection until the server closes it (Content-Length framed)."""
+    data = _read_all(sock)
+    answers = []
+    while data:
+        head, _, data = data.partition(b"\r\n\r\n")
+        found = re.search(rb"(?i)content-length: *(\d+)", head)
+        length = int(found.group(1)) if found else 0
+        answers.append(_response(head + b"\r\n\r\n" + data[:length]))
+        data = data[length:]
+    return answers
+
+
+def test_a_request_before_an_unparsable_one_is_answered_first(server: ServerProcess) -> None:
+    """Two requests in one send, the second not HTTP: the first gets its answer, then the
+    second its InvalidArgument, then the connection closes (the first answer was dropped)."""
+    with _connect(server.url) as sock:
+        sock.sendall(f"GET {PATH} HTTP/1.1\r\nHost: x\r\n\r\nFOO / HTTP/1.1\r\n\r\n".encode())
+        answers = _read_until_closed(sock)
+    assert [a.status_code for a in answers] == [403, 400]
+    assert b"MissingAuthenticationToken" in answers[0].content
+    assert_error(answers[1], 400, "InvalidArgument", NOT_HTTP)
+
+
+def test_a_queued_request_refused_in_its_body_never_runs(server: ServerProcess) -> None:
+    """Behind a GET, a POST whose chunked body turns bad: the GET is answered, the POST gets
+    the 400 instead of its own answer, then the connection closes."""
+    bad_post = (
+        f"POST {PATH} HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\r\n<Inva\r\nzz\r\n"
+    )
+    with _connect(server.url) as sock:
+        sock.sendall(f"GET {PATH} HTTP/1.1\r\nHost: x\r\n\r\n{bad_post}".encode())
+        answers = _read_until_closed(sock)
+    assert [a.status_code for a in answers] == [403, 400]
+    assert_error(answers[1], 400, "InvalidArgument", NOT_HTTP)
+
+
+def test_the_edge_answers_a_slow_request_before_refusing_the_next(
+    quick_server: ServerProcess,
+) -> None:
+    """On the edge: an unparsable request and a head over 64 KiB, each behind a request whose
+    origin takes 1.5 s: the slow one's 200 comes first, then the refusal."""
+    from tests.support.origin import Origin
+
+    with Origin() as origin:
+        origin.set("/slow", b"slow", headers=[("Cache-Control", "no-store")], delay=1.5)
+        origin.set("/fast", b"fast", headers=[("Cache-Control", "no-store")])
+        host = quick_server.create_distribution(origin_url=origin.url).domain_name
+        for _ in range(100):
+            if httpx.get(f"{quick_server.edge_url}/fast", headers={"Host": host}).is_success:
+                break
+            time.sleep(0.05)
+        slow = f"GET /slow HTTP/1.1\r\nHost: {host}\r\n\r\n".encode()
+        with _connect(quick_server.edge_url) as sock:
+            sock.sendall(slow + b"FOO / HTTP/1.1\r\n\r\n")
+            unparsable = _read_until_closed(sock)
+        with _connect(quick_server.edge_url) as sock:
+            sock.sendall(slow + b"GET / HTTP/1.1\r\nHost: x\r\nX-Big: ")
+            time.sleep(0.2)  # the rest in reads of its own (the first read of a head is not
+            # counted: see invalidator.http_head)
+            with contextlib.suppress(OSError):
+                for _ in range(20):
+                    sock.sendall(b"a" * 4096)
+            too_large = _read_until_closed(sock)
+    assert [a.status_code for a in unparsable] == [200, 400]
+    assert unparsable[0].text == "slow"
+    assert [(a.status_code, a.text) for a in too_large] == [
+        (200, "slow"),
+        (431, f"The request headers exceed {MAX_HEAD} bytes.\n"),
+    ]

@@ -95,7 +95,8 @@ class EdgeHttpProtocol(BoundedHeadProtocol):
 
     def on_response_complete(self) -> None:
         """As uvicorn's, but an idle spell starts instead of a fresh keep-alive timer (a
-        pipelined request, or a closing transport, is left to uvicorn's own)."""
+        pipelined request, or a closing transport, is left to uvicorn's own); a refusal that
+        waited for this answer follows it."""
         if self.pipeline or self.transport.is_closing():
             super().on_response_complete()
             return
@@ -106,6 +107,7 @@ class EdgeHttpProtocol(BoundedHeadProtocol):
             self.timeout_keep_alive_task = self.loop.call_later(
                 self.timeout_keep_alive, self._keep_alive_due
             )
+        self._write_deferred()
 
     def _keep_alive_due(self) -> None:
         """Close a connection idle for the whole keep-alive timeout; else wait out the rest."""
