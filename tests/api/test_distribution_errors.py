@@ -418,6 +418,17 @@ def test_not_xml_and_wrong_root_are_malformed(server: ServerProcess, api: Signed
         re.compile(r"The namespace 'http://evil\.example/' of 'DistributionConfig' is not a .+"),
         operation="CreateDistribution",
     )
+    mixed = (
+        f'<DistributionConfig xmlns="http://cloudfront.amazonaws.com/doc/{V}/">'
+        '<e:Comment xmlns:e="http://evil.example/"/></DistributionConfig>'
+    ).encode()
+    assert_error(
+        api.send("POST", f"/{V}/distribution", mixed),
+        400,
+        "MalformedXML",
+        re.compile(r"The element 'Comment' is in the namespace 'http://evil\.example/', .+"),
+        operation="CreateDistribution",
+    )
 
 
 def test_bad_updates(server: ServerProcess) -> None:

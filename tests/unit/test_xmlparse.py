@@ -600,3 +600,63 @@ def test_mutated_batches_only_raise_malformed_xml(data: st.DataObject) -> None:
                 body.insert(at, byte)
     with contextlib.suppress(MalformedXML):
         parse_xml(bytes(body))
+
+
+# --- a batch's members: leaves hold text only, every element in the root's namespace -------
+
+_PATHS = "<Paths><Quantity>1</Quantity><Items><Path>/a</Path></Items></Paths>"
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        f"<InvalidationBatch>{_PATHS.replace('/a', '/c<x/>d')}"
+        "<CallerReference>r</CallerReference></InvalidationBatch>",
+        f"<InvalidationBatch>{_PATHS}"
+        "<CallerReference>R-a<b>HIDDEN</b>-z</CallerReference></InvalidationBatch>",
+        f"<InvalidationBatch>{_PATHS.replace('1<', '1<Extra>5</Extra><')}"
+        "<CallerReference>r</CallerReference></InvalidationBatch>",
+    ],
+    ids=["path", "caller-reference", "quantity"],
+)
+def test_a_leaf_holding_elements_is_malformed(body: str) -> None:
+    """`<Path>/c<x/>d</Path>` would be read as `/cd`, two CallerReferences could read alike:
+    a member that must be text but holds elements is MalformedXML, never half-read."""
+    with pytest.raises(MalformedXML, match="must not contain elements"):
+        read_invalidation_batch(body.encode(), 3000)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        f'<InvalidationBatch xmlns="{NS}"><Paths><Quantity>1</Quantity><Items>'
+        '<x:Path xmlns:x="urn:other">/a</x:Path></Items></Paths>'
+        "<CallerReference>r</CallerReference></InvalidationBatch>",
+        f'<InvalidationBatch xmlns="{NS}">{_PATHS}'
+        '<CallerReference xmlns="">r</CallerReference></InvalidationBatch>',
+        f"<InvalidationBatch>{_PATHS}"
+        f'<CallerReference xmlns="{NS}">r</CallerReference></InvalidationBatch>',
+    ],
+    ids=["foreign-path", "no-namespace-under-cloudfront", "cloudfront-under-none"],
+)
+def test_an_element_outside_the_roots_namespace_is_malformed(body: str) -> None:
+    """An element of another namespace is not the member its local name says."""
+    with pytest.raises(MalformedXML, match="is in the namespace"):
+        read_invalidation_batch(body.encode(), 3000)
+
+
+def test_quantity_with_leading_zeros_is_its_value() -> None:
+    """`00000000001` is 1 (the length guard counts significant digits)."""
+    body = f"<InvalidationBatch>{_PATHS.replace('>1<', '>00000000001<')}"
+    body += "<CallerReference>r</CallerReference></InvalidationBatch>"
+    assert read_invalidation_batch(body.encode(), 3000).quantity == 1
+
+
+def test_a_prefixed_batch_in_the_cloudfront_namespace_is_read() -> None:
+    """The same namespace by prefix on every element is the same document."""
+    body = (
+        f'<cf:InvalidationBatch xmlns:cf="{NS}"><cf:Paths><cf:Quantity>1</cf:Quantity>'
+        "<cf:Items><cf:Path>/a</cf:Path></cf:Items></cf:Paths>"
+        "<cf:CallerReference>r</cf:CallerReference></cf:InvalidationBatch>"
+    )
+    assert read_invalidation_batch(body.encode(), 3000).paths == ("/a",)

@@ -47,6 +47,17 @@ def _only(parent: XmlElement, members: tuple[str, ...]) -> None:
         seen.add(child.tag)
 
 
+def _text(element: XmlElement, member: str) -> str:
+    """A leaf member's text; MalformedXML when it holds elements (whose text would
+    otherwise be dropped, or run together with the member's own)."""
+    if element.children:
+        raise MalformedXML(
+            f"1 validation error detected: '{member}' must not contain elements "
+            f"(found <{element.children[0].tag[:64]}>)."
+        )
+    return element.text
+
+
 def parse_invalidation_batch(root: XmlElement) -> BatchInput:
     """Read an InvalidationBatch element (children in any order)."""
     if root.tag != "InvalidationBatch":
@@ -66,12 +77,12 @@ def parse_invalidation_batch(root: XmlElement) -> BatchInput:
     quantity_el = paths_el.find("Quantity")
     if quantity_el is None:
         raise _null("invalidationBatch.paths.quantity")
-    text = quantity_el.text.strip()
+    text = _text(quantity_el, "invalidationBatch.paths.quantity").strip()
     digits = text[1:] if text[:1] in "+-" else text
     if (
         not digits.isdigit()
         or not digits.isascii()
-        or len(digits) > len(str(_INT32_MAX))  # no int() of 10,000 digits
+        or len(digits.lstrip("0")) > len(str(_INT32_MAX))  # no int() of 10,000 digits
         or not -_INT32_MAX - 1 <= int(text) <= _INT32_MAX  # the model's Quantity: an int32
     ):
         raise MalformedXML(
@@ -86,8 +97,9 @@ def parse_invalidation_batch(root: XmlElement) -> BatchInput:
         for item in items_el.children:
             if item.tag != "Path":
                 raise MalformedXML(f"Unexpected element {item.tag[:64]!r} in Paths/Items.")
-            paths.append(item.text)
-    return BatchInput(caller_reference=caller.text, quantity=int(text), paths=tuple(paths))
+            paths.append(_text(item, "invalidationBatch.paths.items.path"))
+    caller_reference = _text(caller, "invalidationBatch.callerReference")
+    return BatchInput(caller_reference=caller_reference, quantity=int(text), paths=tuple(paths))
 
 
 def read_invalidation_batch(body: bytes, max_paths: int) -> BatchInput:

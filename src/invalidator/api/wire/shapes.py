@@ -8,7 +8,7 @@ The shapes come from `cloudfront_shapes.json`, extracted from botocore's CloudFr
     string, enum, timestamp -> str              integer, long -> int
     boolean -> bool ("true" / "false" only)
 
-Parsing accepts any child order and any (or no) namespace, and raises the errors CloudFront
+Parsing accepts any child order, and raises the errors CloudFront
 raises: `MalformedXML` for unknown elements, missing required members and unreadable numbers or
 booleans; `InconsistentQuantities` when a `Quantity` disagrees with the size of its `Items`;
 `InvalidArgument` for a value outside an enum. Serializing writes members in model order,

@@ -63,13 +63,25 @@ _CLOUDFRONT_NAMESPACE = re.compile(r"http://cloudfront\.amazonaws\.com/doc/\d{4}
 
 def check_request_namespace(root: XmlElement) -> str | None:
     """None when a request body's root is in no namespace or a CloudFront doc namespace (of
-    any version: clients send their own); else the complaint for MalformedXML."""
-    if not root.namespace or _CLOUDFRONT_NAMESPACE.fullmatch(root.namespace):
-        return None
-    return (
-        f"The namespace {root.namespace[:100]!r} of {root.tag[:64]!r} is not a CloudFront "
-        "namespace (http://cloudfront.amazonaws.com/doc/VERSION/)."
-    )
+    any version: clients send their own) and every element below it in the root's; else the
+    complaint for MalformedXML (an element of another namespace is not the member its local
+    name says)."""
+    if root.namespace and not _CLOUDFRONT_NAMESPACE.fullmatch(root.namespace):
+        return (
+            f"The namespace {root.namespace[:100]!r} of {root.tag[:64]!r} is not a CloudFront "
+            "namespace (http://cloudfront.amazonaws.com/doc/VERSION/)."
+        )
+    pending = [root]
+    while pending:
+        for child in pending.pop().children:
+            if child.namespace != root.namespace:
+                return (
+                    f"The element {child.tag[:64]!r} is in the namespace "
+                    f"{child.namespace[:100]!r}, not in that of {root.tag[:64]!r}."
+                )
+            if child.children:
+                pending.append(child)
+    return None
 
 
 def cloudfront_namespace(version: str) -> str:
