@@ -301,6 +301,22 @@ def test_malformed_authorization_is_incomplete_signature(authorization: str, exp
     assert info.value.status == 400
 
 
+def test_two_authorization_headers_are_incomplete_signature() -> None:
+    """The same valid Authorization twice is refused, not read as one joined with ","."""
+    req = create_request()
+    value = req.header("authorization")
+    assert value is not None
+    doubled = SignedRequest(
+        req.method,
+        req.raw_path,
+        req.query_string,
+        (*req.headers, ("authorization", value)),
+        req.body,
+    )
+    with pytest.raises(IncompleteSignature, match="more than one Authorization header"):
+        parse_authorization(doubled, VERSION)
+
+
 def test_missing_date_headers_is_incomplete_signature() -> None:
     """Without X-Amz-Date or Date the header cannot be checked."""
     req = replace_header(create_request(), "x-amz-date", None)

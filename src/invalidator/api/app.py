@@ -11,6 +11,7 @@ import time
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from urllib.parse import quote
 
 from invalidator.api.authn import Authenticator, authorize
 from invalidator.api.http import (
@@ -21,6 +22,7 @@ from invalidator.api.http import (
     Response,
     Scope,
     Send,
+    check_host,
     decode_headers,
     read_body,
     send_response,
@@ -28,7 +30,7 @@ from invalidator.api.http import (
 from invalidator.api.routing import Call, Router
 from invalidator.api.throttle import RateLimiter
 from invalidator.api.wire.error_xml import error_document
-from invalidator.domain.errors import InternalError, ServiceError
+from invalidator.domain.errors import InternalError, MethodNotAllowed, ServiceError
 from invalidator.domain.models import AccessKey
 
 log = logging.getLogger("invalidator.api")
@@ -74,19 +76,22 @@ class ControlPlaneApp:
         request_id = str(uuid.uuid4())
         method: str = scope["method"]
         path: str = scope["path"]
+        raw = scope.get("raw_path")
+        raw_path = raw.decode("latin-1") if raw is not None else quote(path)
         version = self._router.version_of(path)
         operation = "-"
         key_id = "-"
         try:
-            matched = self._router.match(method, path)
-            operation = matched.route.operation
             headers = decode_headers(scope)
+            check_host(headers, scope.get("http_version", "1.1"))
+            matched = self._router.match(method, raw_path)
+            operation = matched.route.operation
             body = await read_body(
                 receive, headers, self._settings.max_body_bytes, self._settings.body_timeout
             )
             request = Request(
                 method=method,
-                raw_path=scope.get("raw_path", path.encode()).decode("latin-1").split("?")[0],
+                raw_path=raw_path.split("?")[0],
                 query_string=scope.get("query_string", b"").decode("latin-1"),
                 headers=headers,
                 body=body,
@@ -110,15 +115,15 @@ class ControlPlaneApp:
                 key=key,
                 base_url=self._base_url(scope, request),
             )
-            response = await matched.route.handler(call)
-            if method == "HEAD":
-                response = Response(response.status, b"", response.headers, response.content_type)
-            code = "-"
+            response = await matched.route.handler(call)  # to a HEAD, uvicorn sends the
+            code = "-"  # head only, with the Content-Length of the body it leaves out
         except ClientGone:
             log.info("client gone", extra={"request_id": request_id, "operation": operation})
             return
         except ServiceError as exc:
             response = Response(exc.status, error_document(exc, version, request_id))
+            if isinstance(exc, MethodNotAllowed) and exc.allowed:
+                response.headers.append(("allow", ", ".join(exc.allowed)))
             code = exc.code
         except Exception:
             log.exception(

@@ -12,6 +12,7 @@ carried a Date seconds old; the JS SDK corrects its clock from it).
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass, field
@@ -19,7 +20,7 @@ from email.utils import formatdate
 from typing import Any
 from urllib.parse import parse_qsl
 
-from invalidator.domain.errors import BatchTooLarge, RequestTimeout
+from invalidator.domain.errors import BatchTooLarge, InvalidArgument, RequestTimeout
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -66,6 +67,21 @@ class Response:
 def decode_headers(scope: Scope) -> tuple[tuple[str, str], ...]:
     """ASGI headers as (lowercase name, value) text; latin-1 as HTTP/1.1 defines."""
     return tuple((k.decode("latin-1").lower(), v.decode("latin-1")) for k, v in scope["headers"])
+
+
+# RFC 3986 host (a name, IPv4, or an IP literal in brackets) and an optional port
+_HOST = re.compile(r"(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._~-]+)(?::[0-9]{1,5})?")
+
+
+def check_host(headers: tuple[tuple[str, str], ...], http_version: str) -> None:
+    """InvalidArgument unless there is one `Host` holding host[:port] (RFC 9112 §3.2: a
+    request with none, under HTTP/1.1, or with several is answered 400). The API builds the
+    `Location` of what it creates from it, which must be a URL a client can follow."""
+    hosts = [value for name, value in headers if name == "host"]
+    if not hosts and http_version == "1.0":
+        return
+    if len(hosts) != 1 or len(hosts[0]) > 300 or not _HOST.fullmatch(hosts[0].strip()):
+        raise InvalidArgument("The request must carry exactly one Host header holding host[:port].")
 
 
 async def read_body(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from urllib.parse import unquote
 
 from invalidator.api.http import Request, Response
 from invalidator.api.versions import API_VERSIONS, LATEST_VERSION
@@ -94,28 +95,54 @@ class Router:
             return found.group(1)
         return LATEST_VERSION
 
-    def match(self, method: str, path: str) -> Match:
-        """The route for this method and (decoded) path."""
+    def match(self, method: str, raw_path: str) -> Match:
+        """The route for this method and path as sent (percent-encoded): segments are
+        decoded one by one, so an encoded `/` (`%2F`) stays inside its segment, as botocore
+        encodes an Id, instead of splitting it in two."""
+        if "%" not in raw_path:
+            return self._match(method, raw_path, raw_path, decode=False)
+        segments = [unquote(segment) for segment in raw_path.split("/")]
+        decoded = "/".join(segments)
+        if not any("/" in segment for segment in segments):
+            return self._match(method, decoded, decoded, decode=False)
+        # match with `%` and `/` of segments escaped again; the parameters decoded after
+        escaped = "/".join(seg.replace("%", "%25").replace("/", "%2F") for seg in segments)
+        return self._match(method, escaped, decoded, decode=True)
+
+    def _match(self, method: str, path: str, shown: str, *, decode: bool) -> Match:
         internal = [r for r in self._routes if not r.versioned and r.pattern.match(path)]
         if internal:
             for candidate in internal:
                 if candidate.method == method:
                     m = candidate.pattern.match(path)
                     assert m is not None
-                    return Match(candidate, m.groupdict(), LATEST_VERSION)
-            raise MethodNotAllowed()
+                    return Match(candidate, _params(m, decode), LATEST_VERSION)
+            raise MethodNotAllowed(_allowed(internal))
         found = _VERSION_PREFIX.match(path)
         if not found or found.group(1) not in API_VERSIONS:
-            raise NoSuchResource(f"No resource at {path[:200]}")
+            raise NoSuchResource(f"No resource at {shown[:200]}")
         version, rest = found.group(1), found.group(2)
-        path_matched = False
+        matched: list[Route] = []
         for candidate in self._routes:
             m = candidate.pattern.match(rest)
             if m is None or not candidate.versioned or version not in candidate.versions:
                 continue
-            path_matched = True
+            matched.append(candidate)
             if candidate.method == method or (candidate.method == "GET" and method == "HEAD"):
-                return Match(candidate, m.groupdict(), version)
-        if path_matched:
-            raise MethodNotAllowed()
-        raise NoSuchResource(f"No resource at {path[:200]}")
+                return Match(candidate, _params(m, decode), version)
+        if matched:
+            raise MethodNotAllowed(_allowed(matched))
+        raise NoSuchResource(f"No resource at {shown[:200]}")
+
+
+def _params(found: re.Match[str], decode: bool) -> dict[str, str]:
+    params = found.groupdict()
+    return {k: unquote(v) for k, v in params.items()} if decode else params
+
+
+def _allowed(routes: list[Route]) -> tuple[str, ...]:
+    """The methods of these routes, for a 405's `Allow` (HEAD wherever GET is)."""
+    methods = {r.method for r in routes}
+    if "GET" in methods:
+        methods.add("HEAD")
+    return tuple(sorted(methods))

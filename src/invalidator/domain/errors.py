@@ -100,8 +100,14 @@ class NoSuchResource(SenderError):
 
 
 class MethodNotAllowed(SenderError):
+    """`allowed`: the methods the resource does take (HTTP's `Allow` header)."""
+
     status = 405
     default_message = "The requested method is not allowed for this resource."
+
+    def __init__(self, allowed: tuple[str, ...] = (), message: str | None = None) -> None:
+        super().__init__(message)
+        self.allowed = allowed
 
 
 class RequestHeaderSectionTooLarge(SenderError):

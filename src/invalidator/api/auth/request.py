@@ -100,7 +100,10 @@ def parse_authorization(req: SignedRequest, api_version: str) -> ParsedSigV4 | P
     `IncompleteSignature` when it carries them in a shape we do not accept. Query-string
     (presigned) authentication is not supported and is answered with `IncompleteSignature`.
     """
-    value = req.header("authorization")
+    values = [value for key, value in req.headers if key == "authorization"]
+    if len(values) > 1:  # joined, the two would read as one list of parameters
+        raise IncompleteSignature("The request carries more than one Authorization header.")
+    value = values[0] if values else None
     if value is None or not value.strip():
         if any(p in req.query_string.lower() for p in _PRESIGN_PARAMS):
             raise IncompleteSignature(
