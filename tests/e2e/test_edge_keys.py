@@ -53,6 +53,36 @@ async def test_purge_of_either_spelling_covers_an_encoded_object(edge: Edge) -> 
     assert (await edge.get("/a%2Fb")).content == b"new"
 
 
+async def _raw_get(edge: Edge, target: str) -> tuple[str, bytes]:
+    """GET `target` exactly as written (httpx would resolve its dot segments first): the
+    X-Cache and the body."""
+    import asyncio
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(edge.url)
+    reader, writer = await asyncio.open_connection(parts.hostname, parts.port)
+    writer.write(f"GET {target} HTTP/1.1\r\nHost: {HOST}\r\nConnection: close\r\n\r\n".encode())
+    raw = await reader.read()
+    writer.close()
+    head, _, body = raw.partition(b"\r\n\r\n")
+    cache = next(line.split(":", 1)[1].strip() for line in head.decode().split("\r\n")
+                 if line.lower().startswith("x-cache:"))  # fmt: skip
+    return cache, body
+
+
+@pytest.mark.parametrize("spelling", ["/x/../dot", "/x/%2E%2E/dot", "/a/b/../../dot", "/./dot"])
+async def test_dot_segments_name_the_object_they_resolve_to(edge: Edge, spelling: str) -> None:
+    """`/x/../dot` is `/dot` (the origin is asked for `/dot`): one cached object, which an
+    invalidation of `/dot` purges (it was a key of its own that no invalidation named)."""
+    edge.origin.set("/dot", b"old", headers=MAX60)
+    assert await _raw_get(edge, spelling) == (MISS, b"old")
+    assert await _raw_get(edge, "/dot") == (HIT, b"old")
+    assert edge.origin.last("/dot") is not None
+    edge.origin.set("/dot", b"new", headers=MAX60)
+    edge.purge("/dot")
+    assert await _raw_get(edge, spelling) == (MISS, b"new")
+
+
 async def test_default_forwarding_keeps_personal_headers_away(edge: Edge) -> None:
     """By default Authorization, Cookie, Accept-Language and Referer are not forwarded (and so
     cannot personalize a shared copy); User-Agent is CloudFront's; Set-Cookie is dropped."""

@@ -10,6 +10,7 @@ from invalidator.domain.serving import SELECT_ALL, SELECT_NONE, CacheBehavior, S
 from invalidator.edge.keys import (
     ForwardedView,
     normalize,
+    normalize_path,
     normalized_accept_encoding,
     origin_headers,
     select_cookies,
@@ -43,6 +44,30 @@ def test_normalize(raw: str, normalized: str) -> None:
     """RFC 3986 normalization: unreserved decoded, hex uppercased, the rest encoded."""
     assert normalize(raw) == normalized
     assert normalize(normalized) == normalized
+
+
+@pytest.mark.parametrize(
+    ("raw", "normalized"),
+    [
+        ("/x/../dot", "/dot"),
+        ("/x/./dot", "/x/dot"),
+        ("/a/b/../../dot", "/dot"),
+        ("/x/%2E%2E/dot", "/dot"),  # decoded first: `%2E` is unreserved
+        ("/x/%2e/dot", "/x/dot"),
+        ("/../../dot", "/dot"),  # never above the root
+        ("/a/b/.", "/a/b/"),
+        ("/a/b/..", "/a/"),
+        ("/..", "/"),
+        ("/a/..b/.c/d.", "/a/..b/.c/d."),  # dots inside names are names
+        ("//ds/./x", "//ds/x"),  # empty segments stay
+        ("/a%2F..%2Fb", "/a%2F..%2Fb"),  # an encoded slash does not end a segment
+        ("/file.tar.gz", "/file.tar.gz"),
+    ],
+)
+def test_normalize_path_removes_dot_segments(raw: str, normalized: str) -> None:
+    """RFC 3986 §5.2.4 on the normalized path: the object an HTTP client would fetch."""
+    assert normalize_path(raw) == normalized
+    assert normalize_path(normalized) == normalized
 
 
 def test_select_query() -> None:

@@ -4,8 +4,9 @@
   spelling normalized as RFC 3986 §6.2.2 allows: a percent-encoded unreserved character is
   decoded, other percent-encodings get uppercase hex, and bytes outside the URI character set
   (spaces, non-ASCII, controls, `#`, a lone `%`) are percent-encoded. So `/%61bc` and `/abc`
-  are one object, while `/a%2Fb` and `/a/b`, or `?a=1%26b=2` and `?a=1&b=2`, are two. The
-  origin is sent the same normalized spelling. Only the query parameters the behavior keys on
+  are one object, while `/a%2Fb` and `/a/b`, or `?a=1%26b=2` and `?a=1&b=2`, are two; a
+  path's dot segments are removed (`/x/../a` is `/a`). The origin is sent the same normalized
+  spelling. Only the query parameters the behavior keys on
   are in the key (all, none, or a whitelist, in the order received). The variant holds the
   values of the keyed headers, the keyed cookies and the normalized `Accept-Encoding`.
 - **Forwarded headers** (CloudFront's table for legacy ForwardedValues, "HTTP request headers
@@ -53,6 +54,27 @@ def normalize(raw: str) -> str:
     if _NEEDS_WORK.search(raw) is None:
         return raw
     return _TOKEN.sub(_normalized_token, raw)
+
+
+def normalize_path(raw: str) -> str:
+    """A raw path (starting with `/`) normalized (`normalize`), then without dot segments
+    (RFC 3986 §5.2.4, after `%2E` was decoded): `/x/../a` is `/a`, as an HTTP client resolves
+    it on the way to the origin, so the key is the object the origin serves (else a viewer
+    could cache `/a` under a key that no invalidation of `/a` names)."""
+    path = normalize(raw)
+    if "/." not in path:  # a dot segment always follows a slash
+        return path
+    kept: list[str] = []
+    segments = path.split("/")[1:]
+    for segment in segments:
+        if segment == "..":
+            if kept:
+                kept.pop()
+        elif segment != ".":
+            kept.append(segment)
+    if segments[-1] in (".", ".."):
+        kept.append("")  # `/a/b/..` is `/a/`: the last segment named a directory
+    return "/" + "/".join(kept)
 
 
 def _normalized_token(match: re.Match[str]) -> str:

@@ -11,7 +11,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from invalidator.domain.serving import CacheBehavior, ServingConfig
-from invalidator.edge.keys import ForwardedView, normalize, select_query, variant_key
+from invalidator.edge.keys import (
+    ForwardedView,
+    normalize,
+    normalize_path,
+    select_query,
+    variant_key,
+)
 from invalidator.edge.responses import ERROR
 
 _HOST_MEMO = 4096
@@ -76,7 +82,7 @@ class Routes:
             return 403, "This distribution is disabled.\n", None
         if not raw_path.startswith("/"):
             return 400, "The request target must be a path.\n", ERROR
-        path = normalize(raw_path)
+        path = normalize_path(raw_path)
         behavior = config.behavior_for(path)
         query = normalize(raw_query.decode("latin-1")) if raw_query else ""
         cacheable = method in ("GET", "HEAD") and behavior.caches
