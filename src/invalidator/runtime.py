@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from invalidator.api.app import ApiSettings, ControlPlaneApp
 from invalidator.api.authn import Authenticator
@@ -40,27 +40,38 @@ def open_store(settings: Settings) -> SqliteStore:
 
 
 async def ensure_access_key(
-    store: Store, settings: Settings, clock: Clock, ids: IdSource
+    store: Store,
+    settings: Settings,
+    clock: Clock,
+    ids: IdSource,
+    *,
+    update_secret: bool = True,
 ) -> AccessKey | None:
     """Make sure a key exists. Returns a key created now whose secret must be shown once.
 
-    The configured pair (INVALIDATOR_ACCESS_KEY_ID / _SECRET_ACCESS_KEY) is created, or its
-    secret updated, when set; a configured key that was revoked stays revoked (a warning says
-    so): revocation is never undone by a restart. Only one of the two set is a SettingsError.
-    Otherwise, when the store holds no key at all, a fresh one is generated.
+    The configured pair (INVALIDATOR_ACCESS_KEY_ID / _SECRET_ACCESS_KEY) is created, when set
+    and missing, allowed on every distribution. A stored key of that id keeps its scope and
+    description; `serve` (`update_secret`) replaces its secret when the configured one
+    differs, a client command (not `update_secret`) leaves it as it is: it only signs with the
+    pair, and a stale secret in a shell must not overwrite a rotated one. A configured key
+    that was revoked stays revoked (a warning says so): revocation is never undone by a
+    restart. Only one of the two set is a SettingsError. Otherwise, when the store holds no
+    key at all, a fresh one is generated.
     """
     pair = settings.key_pair()
     if pair is not None:
         key_id, secret = pair
         current = await store.get_access_key(key_id)
-        if current is not None and current.revoked:
+        if current is None:
+            await store.put_access_key(configured_key(key_id, secret, clock.now()))
+        elif current.revoked:
             log.warning(
                 "the configured access key was revoked and stays revoked: requests signed "
                 "with it get InvalidClientTokenId; configure another key pair",
                 extra={"access_key_id": key_id},
             )
-        elif current is None or current.secret_access_key != secret:
-            await store.put_access_key(configured_key(key_id, secret, clock.now()))
+        elif update_secret and current.secret_access_key != secret:
+            await store.put_access_key(replace(current, secret_access_key=secret))
         return None
     if await store.list_access_keys():
         return None

@@ -135,6 +135,43 @@ def test_keys_create_list_revoke(start_server: StartServer) -> None:
     assert unknown.returncode != 0 and "Traceback" not in unknown.stderr
 
 
+def test_a_client_command_never_rewrites_a_stored_key(tmp_path: Path) -> None:
+    """`distribution list` signed with a limited key and a stale secret: refused, and the key
+    keeps its secret and its scope (it once came out with the stale secret, allowed on all).
+    A key for a distribution that does not exist is refused."""
+    data = str(tmp_path / "data")
+    created = invalidator(
+        "distribution", "create", "--origin", "http://127.0.0.1:9000", "--data-dir", data
+    )
+    only = _ID_LINE.search(created.stdout)
+    assert only, created.stdout
+    typo = invalidator(
+        "keys", "create", "--distribution", "ENOSUCH", "--data-dir", data, check=False
+    )
+    assert (typo.returncode, typo.stderr.strip()) == (1, "Error: no distribution ENOSUCH")
+    made = invalidator(
+        "keys", "create", "--distribution", only.group(1), "--description", "ci",
+        "--data-dir", data,
+    ).stdout  # fmt: skip
+    found = _KEY.search(made)
+    assert found, made
+    key_id, secret = found.groups()
+    before = invalidator("keys", "list", "--data-dir", data).stdout
+    stale = invalidator(
+        "distribution", "list", "--data-dir", data,
+        "--access-key-id", key_id, "--secret-access-key", "stale", check=False,
+    )  # fmt: skip
+    assert stale.returncode != 0 and "SignatureDoesNotMatch" in stale.stderr + stale.stdout
+    assert invalidator("keys", "list", "--data-dir", data).stdout == before
+    row = next(line for line in before.splitlines() if line.startswith(key_id))
+    assert only.group(1) in row and "ci" in row
+    ok = invalidator(
+        "distribution", "list", "--data-dir", data,
+        "--access-key-id", key_id, "--secret-access-key", secret, check=False,
+    )  # fmt: skip
+    assert "SignatureDoesNotMatch" not in ok.stderr + ok.stdout
+
+
 @pytest.mark.slow
 def test_first_start_prints_a_working_key_once(start_server: StartServer) -> None:
     """An empty store and no configured key: the first start prints a fresh key, later ones not."""

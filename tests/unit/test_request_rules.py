@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
-from invalidator.domain.access_keys import revoked
+from invalidator.domain.access_keys import configured_key, revoked
 from invalidator.domain.clock import SystemClock
 from invalidator.domain.errors import InvalidArgument
 from invalidator.domain.ids import RandomIds
@@ -106,5 +107,25 @@ async def test_ensure_access_key_never_reactivates_a_revoked_key(
         assert after is not None and after.revoked and after.secret_access_key == "first"
         warned = [r for r in caplog.records if r.levelname == "WARNING"]
         assert any("stays revoked" in r.getMessage() for r in warned)
+    finally:
+        await store.close()
+
+
+async def test_a_stored_key_keeps_its_scope_and_a_client_never_rewrites_it(tmp_path: Path) -> None:
+    """A configured id that names a limited key: serve replaces the secret only (scope and
+    description kept); a client command (update_secret=False) changes nothing at all."""
+    store = SqliteStore(tmp_path / "db.sqlite")
+    limited = replace(
+        configured_key("AKIALIM", "rotated", SystemClock().now()),
+        distributions=frozenset({"EONLY"}),
+        description="ci",
+    )
+    try:
+        await store.put_access_key(limited)
+        stale = Settings(access_key_id="AKIALIM", secret_access_key="stale")
+        await ensure_access_key(store, stale, SystemClock(), RandomIds(), update_secret=False)
+        assert await store.get_access_key("AKIALIM") == limited
+        await ensure_access_key(store, stale, SystemClock(), RandomIds())
+        assert await store.get_access_key("AKIALIM") == replace(limited, secret_access_key="stale")
     finally:
         await store.close()

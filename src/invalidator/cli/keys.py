@@ -27,6 +27,9 @@ async def create_key(distributions: tuple[str, ...], description: str, **flags: 
     """Create a key; its secret is printed this once."""
     store = open_store(settings_from(flags))
     try:
+        for distribution_id in distributions:  # a typo would make a key good for nothing
+            if await store.get_distribution(distribution_id) is None:
+                raise click.ClickException(f"no distribution {distribution_id}")
         key = new_access_key(
             RandomIds(), SystemClock().now(), frozenset(distributions) or None, description
         )

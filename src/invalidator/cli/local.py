@@ -63,7 +63,9 @@ async def api_client(settings: Settings) -> AsyncIterator[CloudFrontClient]:
         return
     plane = build_control_plane(settings)
     try:
-        created = await ensure_access_key(plane.store, settings, SystemClock(), RandomIds())
+        created = await ensure_access_key(
+            plane.store, settings, SystemClock(), RandomIds(), update_secret=False
+        )
         if created is not None:
             click.echo(
                 "Created the first access key (shown only once):\n"
