@@ -317,6 +317,43 @@ def test_a_purged_stale_copy_is_never_refreshed() -> None:
     assert cache.stale("D1", "/p", "", {}) is None and get(cache, "/p") is None
 
 
+@pytest.mark.parametrize("sweep", [False, True])
+def test_a_304_adding_a_tag_never_revives_a_copy_cached_before_its_purge(sweep: bool) -> None:
+    """Tagged `a`, the object gains tag `b` at the origin; `#b` is purged (the sweep may then
+    re-stamp the copy, which had no `b` to match); the 304 says `a,b`: the copy is not
+    refreshed but removed, with or without the sweep in between."""
+    clock = Clock()
+    cache = EdgeCache(100_000, 10_000, monotonic=clock)
+    put(cache, "/t", b"old", headers=[("ETag", '"1"')], fresh=Freshness(True, ttl=10),
+        tags=frozenset({"a"}))  # fmt: skip
+    cache.purge("D1", ["#b"], pos=1)
+    if sweep:
+        cache.sweep()  # the snapshot
+        cache.sweep()  # the walk: re-stamps the copy to position 1
+    clock.now += 11
+    stale = cache.stale("D1", "/t", "", {})
+    assert stale is not None
+    refreshed = cache.refresh("D1", "/t", "", stale, headers=[("ETag", '"1"')],
+                              freshness=TTL60, born_pos=2, tags=frozenset({"a", "b"}))  # fmt: skip
+    assert refreshed is None
+    assert cache.stale("D1", "/t", "", {}) is None and get(cache, "/t") is None
+
+
+def test_a_304_with_the_same_or_fewer_tags_refreshes() -> None:
+    """Tags unchanged, or one dropped: the copy comes back (nothing new to check)."""
+    clock = Clock()
+    cache = EdgeCache(100_000, 10_000, monotonic=clock)
+    put(cache, "/t", b"old", headers=[("ETag", '"1"')], fresh=Freshness(True, ttl=10),
+        tags=frozenset({"a", "b"}))  # fmt: skip
+    for tags in (frozenset({"a", "b"}), frozenset({"a"})):
+        clock.now += 11
+        stale = cache.stale("D1", "/t", "", {})
+        assert stale is not None
+        fresh = cache.refresh("D1", "/t", "", stale, headers=[("ETag", '"1"')],
+                              freshness=Freshness(True, ttl=10), born_pos=1, tags=tags)  # fmt: skip
+        assert fresh is not None and fresh.body == b"old"
+
+
 def test_expired_copy_without_validator_is_dropped() -> None:
     """Without ETag or Last-Modified there is nothing to revalidate: it goes."""
     clock = Clock()

@@ -295,15 +295,20 @@ class EdgeCache:
 
         None when it may not come back: gone meanwhile, purged (a purged variant is treated
         as absent, never revalidated back to life), not storable, or a `clear()` happened.
-        `tags` (when the 304 named them) replace the variant's.
+        `tags` (when the 304 named them) replace the variant's; a 304 naming a tag the copy
+        did not have removes it (the proxy then fetches the object anew).
         """
         key = (distribution_id, path, query)
         entry = self._entries.get(key)
         found = cached.ref if isinstance(cached.ref, Variant) else None
         if entry is None or found is None or entry.get(found.selector) is not found:
             return None
+        # A copy's born_pos is re-stamped once checked against the rules of its tags; a tag
+        # the 304 adds was never checked, and a purge of it since the copy was fetched may
+        # have been folded into that stamp: such a copy cannot be proven fresh, so it goes.
+        gained = tags is not None and not tags <= found.tags
         covering = found.tags if tags is None else found.tags | tags
-        if self.purged_since(distribution_id, path, query, covering, found.born_pos):
+        if gained or self.purged_since(distribution_id, path, query, covering, found.born_pos):
             self._remove_variant(key, entry, found)
             return None
         if not freshness.storable or (epoch is not None and epoch != self._epoch):
