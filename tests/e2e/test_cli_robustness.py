@@ -128,3 +128,31 @@ def test_an_unusable_origin_is_a_usage_error(origin: str, tmp_path: Any) -> None
     assert done.returncode == 2, done.stderr
     assert f"--origin must be an http(s) URL, not {origin!r}" in done.stderr
     assert "Traceback" not in done.stderr + done.stdout
+
+
+@pytest.mark.parametrize(
+    ("path", "why"),
+    [
+        ("/a\x01", "U+0001 cannot be sent in an XML request"),
+        ("/caf\udce9.html", "byte 0xE9 is not UTF-8"),  # a Latin-1 byte on the command line
+    ],
+    ids=["control-character", "not-utf-8"],
+)
+def test_a_path_no_request_can_carry_is_a_usage_error(path: str, why: str) -> None:
+    """Refused before anything is sent (it was sent as the text `\\u0001`, or U+FFFD, and
+    reported Completed for a path nobody asked for)."""
+    done = invalidator(
+        "invalidate", "EXXXXXXXXXXXXX", "/ok", path, "--port", str(_closed_port()),
+        env=CREDENTIALS, check=False,
+    )  # fmt: skip
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.strip().endswith(why) and "Traceback" not in done.stderr
+
+
+def test_a_timeout_that_is_not_a_number_is_a_usage_error() -> None:
+    """`--timeout nan` would never time out."""
+    done = invalidator(
+        "invalidate", "EXXXXXXXXXXXXX", "/x", "--wait", "--timeout", "nan", env=CREDENTIALS,
+        check=False,
+    )  # fmt: skip
+    assert done.returncode == 2 and "--timeout" in done.stderr

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import math
 import time
 import uuid
 from typing import Any
 
 import click
 
+from invalidator.api.wire.xmltree import unwritable_char
 from invalidator.cli.api_client import InvalidationView
 from invalidator.cli.local import remote_client
 from invalidator.cli.options import CLIENT_SETTINGS, run_async, settings_from, settings_options
@@ -37,6 +39,10 @@ async def invalidate(
     distribution_id: str, paths: tuple[str, ...], wait: bool, timeout: float, **flags: Any
 ) -> None:
     """Invalidate PATHS (`/a.jpg`, `/img/*`, `#tag`) on a distribution."""
+    if not math.isfinite(timeout) or timeout < 0:
+        raise click.BadParameter(f"{timeout:g} is not a number of seconds", param_hint="--timeout")
+    for path in paths:
+        _check_sendable(path)
     async with remote_client(settings_from(flags)) as client:
         caller_reference = f"invalidator-cli-{uuid.uuid4()}"
         inv = await client.create_invalidation(distribution_id, list(paths), caller_reference)
@@ -57,6 +63,20 @@ async def invalidate(
                 click.echo(f"{current.id} still {current.status} after {now - started:.0f}s")
                 next_note = now + _PROGRESS_EVERY
             inv = current
+
+
+def _check_sendable(path: str) -> None:
+    """A usage error for a path no request can carry as it is: a byte of the command line
+    that is not UTF-8, or a character XML 1.0 has no place for (C0 controls; CloudFront
+    refuses control characters in paths anyway). Sent, it would arrive changed."""
+    bad = unwritable_char(path)
+    if bad is None:
+        return
+    if "\udc80" <= bad <= "\udcff":  # how Python carries an argv byte that is not UTF-8
+        why = f"byte 0x{ord(bad) - 0xDC00:02X} is not UTF-8"
+    else:
+        why = f"U+{ord(bad):04X} cannot be sent in an XML request"
+    raise click.BadParameter(f"{path!r}: {why}", param_hint="PATHS")
 
 
 @click.group()

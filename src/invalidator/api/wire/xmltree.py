@@ -26,6 +26,13 @@ def _visible_escape(found: re.Match[str]) -> str:
     return f"\\u{ord(found.group()):04x}"
 
 
+def unwritable_char(text: str) -> str | None:
+    """The first character of `text` that XML 1.0 cannot carry at all (see the module
+    docstring; `xml_text` would write it as visible `\\uXXXX`), or None."""
+    found = _NOT_XML_CHAR.search(text)
+    return None if found is None else found.group()
+
+
 def xml_text(text: str) -> str:
     """`text` as well-formed XML character data (see the module docstring)."""
     # The common case, cheaply: every printable character is an XML Char (isprintable() is
