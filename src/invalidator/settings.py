@@ -8,6 +8,7 @@ The README's configuration table is checked against this list by a test.
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 import tomllib
 from collections.abc import Mapping
@@ -110,12 +111,30 @@ def _half_pair_message(given: str, missing: str, sources: Mapping[str, str]) -> 
 
 
 def _coerce(name: str, raw: Any, kind: type) -> Any:
-    try:
-        if kind is bool:
-            return raw if isinstance(raw, bool) else str(raw).lower() in ("1", "true", "yes")
-        return kind(raw)
-    except (TypeError, ValueError) as exc:
-        raise SettingsError(f"setting {name}: {raw!r} is not a valid {kind.__name__}") from exc
+    """`raw` as `kind`: text (the environment, a quoted file value) is parsed; a typed value
+    (a flag, a file's number) must already be of the kind (an int is a float too). A file's
+    `port = 8080.9`, `port = true` or `data_dir = 42` is refused, not truncated or spelled."""
+    bad = SettingsError(f"setting {name}: {raw!r} is not a valid {kind.__name__}")
+    if isinstance(raw, bool):  # a bool is an int to Python, never a setting here
+        raise bad
+    if kind is str:
+        if not isinstance(raw, str):
+            raise bad
+        return raw
+    if kind is int and isinstance(raw, int):
+        return raw
+    if kind is float and isinstance(raw, int | float):
+        value = float(raw)
+    elif isinstance(raw, str):
+        try:
+            value = kind(raw.strip())
+        except ValueError as exc:
+            raise bad from exc
+    else:
+        raise bad
+    if kind is float and not math.isfinite(value):
+        raise bad
+    return value
 
 
 def load_settings(

@@ -283,6 +283,14 @@ def test_settings_config_file_from_flag_or_env_and_table(tmp_path: Path) -> None
         ("lease_seconds = 0\n", "setting lease_seconds: 0.0 must be greater than 0"),
         ("create_wait = -1\n", "setting create_wait: -1.0 must not be negative"),
         ("log_level = 'bogus'\n", "setting log_level: 'bogus' is not a log level"),
+        ("port = 8080.9\n", "setting port: 8080.9 is not a valid int"),
+        ("port = true\n", "setting port: True is not a valid int"),
+        ("max_batch_paths = 10.7\n", "setting max_batch_paths: 10.7 is not a valid int"),
+        ("body_timeout = true\n", "setting body_timeout: True is not a valid float"),
+        ("body_timeout = nan\n", "setting body_timeout: nan is not a valid float"),
+        ("host = ['a', 'b']\n", "setting host: ['a', 'b'] is not a valid str"),
+        ("data_dir = { x = 1 }\n", "setting data_dir: {'x': 1} is not a valid str"),
+        ("data_dir = 42\n", "setting data_dir: 42 is not a valid str"),
     ],
 )
 def test_settings_bad_config_file(tmp_path: Path, content: str, message: str) -> None:
@@ -291,6 +299,15 @@ def test_settings_bad_config_file(tmp_path: Path, content: str, message: str) ->
     conf.write_text(content)
     with pytest.raises(SettingsError, match=re.escape(message)):
         load_settings({}, environ={}, config_file=str(conf))
+
+
+def test_settings_config_file_typed_values(tmp_path: Path) -> None:
+    """A file's numbers of the right kind, and quoted numbers, are read (an int is a float)."""
+    conf = tmp_path / "ok.toml"
+    conf.write_text("port = 9000\nbody_timeout = 3\nlease_seconds = '2.5'\nedge_port = '0'\n")
+    settings = load_settings({}, environ={}, config_file=str(conf))
+    assert (settings.port, settings.body_timeout, settings.lease_seconds) == (9000, 3.0, 2.5)
+    assert settings.edge_port == 0 and isinstance(settings.body_timeout, float)
 
 
 def test_settings_config_file_not_utf8(tmp_path: Path) -> None:
@@ -306,7 +323,9 @@ def test_settings_config_file_not_utf8(tmp_path: Path) -> None:
     [
         ({"INVALIDATOR_PORT": "-5"}, "setting port: -5 is not a port"),
         ({"INVALIDATOR_EDGE_PORT": "-2"}, "setting edge_port: -2 is not a port"),
-        ({"INVALIDATOR_HEARTBEAT_SECONDS": "nan"}, "heartbeat_seconds: nan must be greater than 0"),
+        ({"INVALIDATOR_HEARTBEAT_SECONDS": "nan"}, "heartbeat_seconds: 'nan' is not a valid float"),
+        ({"INVALIDATOR_ORIGIN_TIMEOUT": "inf"}, "origin_timeout: 'inf' is not a valid float"),
+        ({"INVALIDATOR_PORT": "8080.5"}, "setting port: '8080.5' is not a valid int"),
     ],
 )
 def test_settings_out_of_range(env: dict[str, str], message: str) -> None:
