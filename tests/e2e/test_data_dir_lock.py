@@ -153,3 +153,31 @@ def test_a_nudge_while_serve_starts_does_not_kill_it(tmp_path: Path) -> None:
     finally:
         proc.kill()
         proc.wait(5)
+
+
+def test_a_nudge_holding_the_lock_shared_does_not_block_a_start(tmp_path: Path) -> None:
+    """`nudge_server` takes the lock shared for a moment to see whether a serve holds it; a
+    serve starting in that moment waits it out instead of naming a dead pid and giving up."""
+    import fcntl
+    import os
+    import threading
+
+    from invalidator.cli.data_lock import LOCK_NAME, DataDirLocked
+
+    data_dir = tmp_path / "data"
+    with data_dir_lock(data_dir):
+        pass  # a previous serve, gone: its pid stays in the file
+    fd = os.open(data_dir / LOCK_NAME, os.O_RDONLY)
+    fcntl.flock(fd, fcntl.LOCK_SH)
+    threading.Timer(0.1, os.close, (fd,)).start()  # as a nudge would, a little longer
+    with data_dir_lock(data_dir):
+        pass
+    fd = os.open(data_dir / LOCK_NAME, os.O_RDONLY)
+    fcntl.flock(fd, fcntl.LOCK_SH)
+    try:  # held for good (a serve): refused within the patience
+        started = time.monotonic()
+        with pytest.raises(DataDirLocked), data_dir_lock(data_dir):
+            pass
+        assert time.monotonic() - started < 2
+    finally:
+        os.close(fd)

@@ -3,7 +3,8 @@
 Two control planes on one store would each complete invalidations by their own view of the
 leases: the second one, which no edge heartbeats to, would find every lease expired and
 report Completed without any edge acknowledging. `serve` takes `flock(LOCK_EX)` on
-`<data_dir>/serve.lock` before opening the store; a second one fails at once. The lock is the
+`<data_dir>/serve.lock` before opening the store; a second one fails within half a second (a
+CLI command's nudge, which holds the lock shared for a moment, is waited out). The lock is the
 kernel's: it goes when the process does, also when it is killed, so a stale file never blocks
 a restart. The in-process CLI commands take no lock: they never complete invalidations.
 """
@@ -14,6 +15,7 @@ import contextlib
 import fcntl
 import os
 import signal
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -36,9 +38,7 @@ def data_dir_lock(data_dir: Path) -> Iterator[Path]:
     except OSError as exc:
         raise click.ClickException(f"cannot open {path}: {exc.strerror or exc}") from None
     try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
+        if not _lock_exclusive(fd):
             holder = os.pread(fd, 64, 0).decode("ascii", "replace").strip() or "unknown"
             raise DataDirLocked(
                 f"another `invalidator serve` (pid {holder}) is using the data directory "
@@ -49,6 +49,20 @@ def data_dir_lock(data_dir: Path) -> Iterator[Path]:
         yield path
     finally:
         os.close(fd)  # releases the lock
+
+
+def _lock_exclusive(fd: int, patience: float = 0.5) -> bool:
+    """LOCK_EX, retried for `patience` seconds: a CLI command's `nudge_server` holds LOCK_SH
+    for a moment (and must not make a starting serve give up); a serve holds it for good."""
+    deadline = time.monotonic() + patience
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return True
+        except BlockingIOError:
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(0.01)
 
 
 def nudge_server(data_dir: Path) -> bool:
