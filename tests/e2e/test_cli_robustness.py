@@ -131,6 +131,35 @@ def test_an_unusable_origin_is_a_usage_error(origin: str, tmp_path: Any) -> None
 
 
 @pytest.mark.parametrize(
+    ("origin", "what"),
+    [
+        ("http://127.0.0.1:9000/v1?x=1", "a query"),
+        ("http://127.0.0.1:9000/v1#frag", "a fragment"),
+        ("http://user:pw@127.0.0.1:9000", "a user or password"),
+    ],
+)
+def test_an_origin_with_parts_it_cannot_keep_is_a_usage_error(
+    origin: str, what: str, tmp_path: Any
+) -> None:
+    """A query, fragment or credentials would be dropped without a word: refused instead."""
+    done = invalidator(
+        "distribution", "create", "--origin", origin, "--data-dir", str(tmp_path), check=False
+    )
+    assert done.returncode == 2, done.stderr
+    assert f"has {what}, which an origin cannot hold" in done.stderr
+
+
+def test_a_tag_header_that_is_not_a_header_name_is_refused(tmp_path: Any) -> None:
+    """`--tag-header 'bad header:'` can never match an origin's header: InvalidArgument."""
+    done = invalidator(
+        "distribution", "create", "--origin", "http://127.0.0.1:9000",
+        "--tag-header", "bad header:", "--data-dir", str(tmp_path), check=False,
+    )  # fmt: skip
+    assert done.returncode == 1 and "InvalidArgument" in done.stderr, done.stderr
+    assert "Traceback" not in done.stderr
+
+
+@pytest.mark.parametrize(
     ("path", "why"),
     [
         ("/a\x01", "U+0001 cannot be sent in an XML request"),

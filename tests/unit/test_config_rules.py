@@ -340,3 +340,16 @@ def test_alias_key_ignores_case_and_one_trailing_dot() -> None:
     """`X.Example.com.` and `x.example.com` are the same CNAME; a wildcard is its own."""
     assert alias_key("X.Example.com.") == alias_key("x.example.com") == "x.example.com"
     assert alias_key("*.example.com") != alias_key("x.example.com")
+
+
+@pytest.mark.parametrize("name", ["bad header:", "x y", "", "a" * 257, "Cache-Tag\r\n"])
+def test_a_tag_header_must_be_a_header_name(name: str) -> None:
+    """CacheTagConfig.HeaderName is an HTTP field name, or no origin response could carry it
+    (an empty one means no tag header)."""
+    config = _changed(MINIMAL, lambda c: c.update(CacheTagConfig={"HeaderName": name}))
+    if not name:
+        check_config(config)
+        return
+    with pytest.raises(InvalidArgument, match=r"CacheTagConfig\.HeaderName"):
+        check_config(config)
+    check_config(_changed(MINIMAL, lambda c: c.update(CacheTagConfig={"HeaderName": "X-Tags"})))

@@ -24,6 +24,12 @@ def config_for_origin(
         parts, port_given = urlsplit(""), None
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise click.UsageError(f"--origin must be an http(s) URL, not {origin_url!r}")
+    dropped = [what for what, given in (("a user or password", "@" in parts.netloc),
+                                        ("a query", "?" in origin_url),
+                                        ("a fragment", "#" in origin_url)) if given]  # fmt: skip
+    if dropped:  # a distribution's origin is a host, port and path: nothing else would be kept
+        raise click.UsageError(f"--origin {origin_url!r} has {' and '.join(dropped)}, which an "
+                               "origin cannot hold (scheme, host, port and path only)")  # fmt: skip
     https = parts.scheme == "https"
     port = port_given or (443 if https else 80)
     origin: dict[str, Any] = {

@@ -143,6 +143,13 @@ def _check_general(config: Mapping[str, Any]) -> None:
         or not _ROOT_OBJECT.fullmatch(root)
     ):
         raise InvalidDefaultRootObject()
+    tag_config = config.get("CacheTagConfig") or {}
+    tag_header = str(tag_config.get("HeaderName") or "") if isinstance(tag_config, Mapping) else ""
+    if tag_header and (len(tag_header) > MAX_HEADER_NAME or not _TOKEN.fullmatch(tag_header)):
+        raise InvalidArgument(  # no origin response could carry it: tags would never match
+            f"The parameter CacheTagConfig.HeaderName {tag_header[:100]!r} is not a valid "
+            "header name."
+        )
 
 
 def _check_aliases(config: Mapping[str, Any]) -> None:
