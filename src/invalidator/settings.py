@@ -82,7 +82,12 @@ class Settings:
         if self.endpoint_url:
             return self.endpoint_url.rstrip("/")
         host = "127.0.0.1" if self.host in ("0.0.0.0", "::", "") else self.host  # noqa: S104
-        return f"http://{host}:{self.port}"
+        return http_url(host, self.port)
+
+
+def http_url(host: str, port: int) -> str:
+    """`http://host:port`, an IPv6 address in brackets (`http://[::1]:8080`)."""
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
 
 
 class SettingsError(ValueError):

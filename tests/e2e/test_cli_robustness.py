@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import socket
 from collections.abc import Iterator
 from typing import Any
@@ -185,3 +186,33 @@ def test_a_timeout_that_is_not_a_number_is_a_usage_error() -> None:
         check=False,
     )  # fmt: skip
     assert done.returncode == 2 and "--timeout" in done.stderr
+
+
+def test_an_ipv6_host_makes_urls_with_brackets(tmp_path: Any) -> None:
+    """`serve --host ::1` prints `http://[::1]:PORT` (not `http://::1:PORT`, no URL), and a
+    client command given the same --host reaches it; edges register a bracketed URL."""
+    import socket as sockets
+
+    from tests.support.server import server_env
+
+    try:
+        with sockets.socket(sockets.AF_INET6) as probe:
+            probe.bind(("::1", 0))
+    except OSError:
+        if os.environ.get("CI"):
+            raise
+        pytest.skip("no IPv6 loopback on this machine")
+    srv = ServerProcess(tmp_path / "data", server_env(), ["--host", "::1", "--edge-host", "::1"])
+    srv.start()
+    try:
+        assert srv.url.startswith("http://[::1]:") and srv.edge_url.startswith("http://[::1]:")
+        port = srv.url.rsplit(":", 1)[1]
+        done = invalidator(
+            "invalidations", "list", "ENOSUCHDIST", "--host", "::1", "--port", port,
+            env=CREDENTIALS, check=False,
+        )  # fmt: skip
+        assert "NoSuchDistribution (404)" in _one_line_error(done)
+        edges = invalidator("edges", "list", "--host", "::1", "--port", port, env=CREDENTIALS)
+        assert "http://[::1]:" in edges.stdout
+    finally:
+        srv.kill()

@@ -24,7 +24,7 @@ from invalidator.edge.link import HttpLink
 from invalidator.http_head import with_limits
 from invalidator.logs import configure_logging
 from invalidator.runtime import build_edge
-from invalidator.settings import Settings
+from invalidator.settings import Settings, http_url
 
 _WILDCARD = frozenset({"0.0.0.0", "::", ""})  # noqa: S104 (compared, not bound)
 
@@ -67,7 +67,7 @@ async def run_edge(settings: Settings) -> None:
         task = await start_server(server, "invalidator edge")
         bound = bound_port(server)
         node.agent.name = settings.edge_name or default_edge_name(host, bound)
-        node.agent.url = f"http://{host}:{bound}"
+        node.agent.url = http_url(host, bound)
         # Registration retries until the control plane answers: a stop request ends it too.
         starting = asyncio.create_task(node.start())
         stopped = asyncio.create_task(shutdown.requested.wait())

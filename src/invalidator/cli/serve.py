@@ -22,7 +22,7 @@ from invalidator.http_head import with_limits
 from invalidator.logs import configure_logging
 from invalidator.propagation.local_link import LocalLink
 from invalidator.runtime import build_control_plane, build_edge, ensure_access_key
-from invalidator.settings import Settings
+from invalidator.settings import Settings, http_url
 
 
 async def serve_forever(settings: Settings) -> None:
@@ -76,7 +76,7 @@ async def _serve_locked(settings: Settings, shutdown: Shutdown) -> None:
             tasks.append(await start_server(shutdown.register(edge_server), "invalidator edge"))
             port = bound_port(edge_server)
             edge.agent.name = settings.edge_name or f"builtin-{edge_server_host}-{port}"
-            edge.agent.url = f"http://{edge_server_host}:{port}"
+            edge.agent.url = http_url(edge_server_host, port)
             await edge.start()
         sys.stdout.flush()
         await asyncio.gather(*tasks)

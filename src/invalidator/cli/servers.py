@@ -12,6 +12,8 @@ from typing import Any
 import click
 import uvicorn
 
+from invalidator.settings import http_url
+
 
 class EmbeddedServer(uvicorn.Server):
     """A uvicorn server that leaves signals to the process (see `Shutdown`).
@@ -121,7 +123,7 @@ async def start_server(server: uvicorn.Server, label: str) -> asyncio.Task[None]
     for srv in server.servers:
         for sock in srv.sockets:
             host, port = sock.getsockname()[:2]
-            click.echo(f"{label} listening on http://{host}:{port}")
+            click.echo(f"{label} listening on {http_url(host, port)}")
     return task
 
 
