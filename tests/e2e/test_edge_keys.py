@@ -171,6 +171,32 @@ async def test_query_string_cache_keys_key_only_the_listed_parameters(edge: Edge
     assert (await edge.get("/list?page=3", host="qs.example")).headers["x-cache"] == MISS
 
 
+@pytest.mark.parametrize(
+    ("keyed", "url", "item"),
+    [
+        (Selection("none"), "/noq/b?x=1", "/noq/b?x=1"),
+        (Selection("whitelist", ("k",)), "/wl/a?k=1&u=2", "/wl/a?k=1&u=2"),
+        (Selection("whitelist", ("k",)), "/wl/a?k=1&u=2", "/wl/a?k=1&*"),
+    ],
+    ids=["not-keyed", "whitelist-exact", "whitelist-wildcard"],
+)
+async def test_an_invalidated_url_is_purged_whatever_part_of_its_query_is_keyed(
+    edge: Edge, keyed: Selection, url: str, item: str
+) -> None:
+    """The copy served at `url` is keyed on none or some of its query; invalidating `url`
+    itself (or a wildcard over it) purges that copy (it was matched against the keyed
+    query only, and the viewer kept getting the old copy at the exact URL invalidated)."""
+    edge.serve("E2", "pq.example", default_behavior=_behavior(edge, query_key=keyed))
+    path = url.partition("?")[0]
+    edge.origin.set(path, b"old", headers=MAX60)
+    assert (await edge.get(url, host="pq.example")).content == b"old"
+    assert (await edge.get(url, host="pq.example")).headers["x-cache"] == HIT
+    edge.origin.set(path, b"new", headers=MAX60)
+    edge.purge(item, dist="E2")
+    again = await edge.get(url, host="pq.example")
+    assert (again.headers["x-cache"], again.content) == (MISS, b"new")
+
+
 async def test_caching_optimized_policy_forwards_and_keys_no_query(edge: Edge) -> None:
     """A CachePolicyId behavior (Managed-CachingOptimized): no query string reaches the origin
     or the key; other viewer headers are not forwarded."""

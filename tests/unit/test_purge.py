@@ -45,6 +45,23 @@ def test_path_with_query_covers_only_that_query() -> None:
     assert not rules.is_stale("/a", "", frozenset(), 0)
 
 
+def test_an_item_with_a_query_covers_a_partially_keyed_copy_of_its_path() -> None:
+    """A copy keyed on none or some of the query serves every query of its path: `/a?x=1`,
+    or a wildcard with a query, covers it whatever query its key holds; a fully keyed copy
+    only when its query is the one named."""
+    for item in ("/a?x=1", "/a?k=1&*", "/a?*"):
+        rules = rules_with((item, 3))
+        assert rules.is_stale("/a", "", frozenset(), 0, partial_query=True), item
+        assert rules.is_stale("/a", "k=2", frozenset(), 0, partial_query=True), item
+        assert not rules.is_stale("/a", "", frozenset(), 0), item
+        assert rules.is_stale("/a", "k=2", frozenset(), 0) == (item == "/a?*"), item
+        assert not rules.is_stale("/a", "", frozenset(), 3, partial_query=True), item
+        assert not rules.is_stale("/b", "", frozenset(), 0, partial_query=True), item
+    rules = rules_with(("/a?x=1", 3))
+    assert rules.compact(3) == 1 and not rules.is_stale("/a", "", frozenset(), 0, True)
+    assert rules.bytes == 0
+
+
 def test_percent_encoded_and_raw_spellings_match() -> None:
     """Rules compare decoded spellings: `/a%20b` covers the object `/a b`."""
     rules = rules_with(("/a%20b", 1), ("/q?x=%41", 1))

@@ -157,11 +157,18 @@ class EdgeCache:
         return served(found, now) if found.expired(now) else None
 
     def purged_since(
-        self, distribution_id: str, path: str, query: str, tags: frozenset[str], born_pos: int
+        self,
+        distribution_id: str,
+        path: str,
+        query: str,
+        tags: frozenset[str],
+        born_pos: int,
+        partial_query: bool = False,
     ) -> bool:
-        """Whether a purge recorded after `born_pos` covers this object."""
+        """Whether a purge recorded after `born_pos` covers this object (`partial_query`: its
+        key holds only some of the query, see `edge.purge`)."""
         rules = self._rules.get(distribution_id)
-        return rules is not None and rules.is_stale(path, query, tags, born_pos)
+        return rules is not None and rules.is_stale(path, query, tags, born_pos, partial_query)
 
     def stats(self) -> CacheStats:
         """Current counters."""
@@ -228,12 +235,14 @@ class EdgeCache:
         tags: frozenset[str] = frozenset(),
         epoch: int | None = None,
         variant: str = "",
+        partial_query: bool = False,
     ) -> bool:
         """Store a response whose fetch started at `born_pos`; False when it may not be kept.
 
         Not stored: not storable, larger than max_object_bytes, `Vary: *`, already purged by a
         rule recorded after `born_pos`, or fetched in an `epoch` before the last `clear()`.
-        `variant` is the request-derived part of the key (keyed headers and cookies).
+        `variant` is the request-derived part of the key (keyed headers and cookies);
+        `partial_query`: the key's query holds only some of the request's (see `edge.purge`).
         """
         if not freshness.storable or (epoch is not None and epoch != self._epoch):
             return False
@@ -242,7 +251,7 @@ class EdgeCache:
         vary = vary_names(headers)
         if "*" in vary:
             return False
-        if self.purged_since(distribution_id, path, query, tags, born_pos):
+        if self.purged_since(distribution_id, path, query, tags, born_pos, partial_query):
             return False
         length = None if status in NO_BODY_STATUSES else len(body)
         encoded, via, header_bytes = encode_headers(headers, length)
@@ -265,7 +274,7 @@ class EdgeCache:
             self._forget(old)
         stored = Variant(selector, status, body)
         stored.wire, stored.via, stored.has_length = encoded, via, length is not None
-        stored.tags = tags
+        stored.tags, stored.partial_query = tags, partial_query
         self._set_freshness(stored, freshness, max(born_pos, self._last_pos))
         stored.size = size + variant_extra_bytes(stored)
         if entry.many is not None or entry.one is not None:
@@ -308,7 +317,9 @@ class EdgeCache:
         # have been folded into that stamp: such a copy cannot be proven fresh, so it goes.
         gained = tags is not None and not tags <= found.tags
         covering = found.tags if tags is None else found.tags | tags
-        if gained or self.purged_since(distribution_id, path, query, covering, found.born_pos):
+        if gained or self.purged_since(
+            distribution_id, path, query, covering, found.born_pos, found.partial_query
+        ):
             self._remove_variant(key, entry, found)
             return None
         if not freshness.storable or (epoch is not None and epoch != self._epoch):
@@ -447,7 +458,9 @@ class EdgeCache:
 
     def _purged(self, key: CacheKey, variant: Variant) -> bool:
         rules = self._rules.get(key[0])
-        return rules is not None and rules.is_stale(key[1], key[2], variant.tags, variant.born_pos)
+        return rules is not None and rules.is_stale(
+            key[1], key[2], variant.tags, variant.born_pos, variant.partial_query
+        )
 
     def _remove_variant(self, key: CacheKey, entry: Entry, variant: Variant) -> None:
         if entry.pop(variant.selector) is not None:

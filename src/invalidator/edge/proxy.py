@@ -25,7 +25,7 @@ from typing import Any, Protocol
 
 import httpx
 
-from invalidator.domain.cache_policies import NONE
+from invalidator.domain.cache_policies import ALL, NONE
 from invalidator.domain.paths import parse_tag_header
 from invalidator.domain.serving import CacheBehavior, ServingConfig
 from invalidator.edge.cache import CachedResponse, EdgeCache
@@ -104,6 +104,11 @@ class _Request:
     @property
     def key(self) -> FlightKey:
         return (self.config.distribution_id, self.path, self.query, self.variant)
+
+    @property
+    def partial_query(self) -> bool:
+        """The key holds only some of the query: the copy serves every query of the path."""
+        return self.behavior.query_key.mode != ALL
 
 
 class EdgeProxy:
@@ -341,7 +346,8 @@ class EdgeProxy:
         if values != flight.vary_values:
             return False
         return not self.cache.purged_since(request.config.distribution_id, request.path,
-                                           request.query, flight.tags, flight.born_pos)  # fmt: skip
+                                           request.query, flight.tags, flight.born_pos,
+                                           request.partial_query)  # fmt: skip
 
     async def _lead(
         self, request: _Request, viewer: Viewer, send: Send, flight: Flight | None
@@ -436,6 +442,7 @@ class EdgeProxy:
                 config.distribution_id, request.path, request.query, request.view,
                 status=response.status_code, headers=pairs, body=body, freshness=fresh,
                 born_pos=born_pos, tags=tags, epoch=epoch, variant=request.variant,
+                partial_query=request.partial_query,
             )  # fmt: skip
 
         async def finished(done: Fill) -> None:

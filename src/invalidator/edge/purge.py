@@ -13,6 +13,10 @@ Entries are judged by their *decoded* path and query (the cache keys them by a n
 percent-encoded form), like the rules: a raw and a percent-encoded spelling of one character
 are one object for a purge. Decoding can only merge spellings (`%FF` and `%FE` both decode to
 U+FFFD), so a purge may cover a little more than it names, never less.
+
+An entry whose key holds only some of a request's query (its behavior keys none, or a
+whitelist: `partial_query`) is the copy served for every query of its path: an item naming
+that path with any query (`/a?x=1`, `/a?k=1&*`) covers it, whatever query its key holds.
 """
 
 from __future__ import annotations
@@ -39,6 +43,7 @@ class PurgeRules:
         self._length_counts: dict[int, int] = {}  # prefix length -> number of prefixes
         self._lengths: list[int] = []  # sorted distinct prefix lengths
         self._tags: dict[str, int] = {}  # lowercased tag -> pos
+        self._query_paths: dict[str, int] = {}  # path of an item with a query -> pos
         self._max_pos = NO_POSITION
         self._bytes = 0
 
@@ -63,21 +68,35 @@ class PurgeRules:
             if item.key not in self._prefixes:
                 self._add_length(len(item.key))
             self._bytes += _raise(self._prefixes, item.key, pos)
+            path, with_query, _ = item.key.partition("?")
+            if with_query:
+                self._bytes += _raise(self._query_paths, path, pos)
         elif item.query is None:
             self._bytes += _raise(self._paths, item.key, pos)
         else:
             self._bytes += _raise(self._queries, (item.key, item.query), pos)
+            self._bytes += _raise(self._query_paths, item.key, pos)
         self._max_pos = max(self._max_pos, pos)
 
-    def is_stale(self, path: str, query: str, tags: frozenset[str], born_pos: int) -> bool:
+    def is_stale(
+        self,
+        path: str,
+        query: str,
+        tags: frozenset[str],
+        born_pos: int,
+        partial_query: bool = False,
+    ) -> bool:
         """Whether a rule covering (path, query, lowercased tags) is newer than `born_pos`.
 
-        `path` and `query` may be percent-encoded: they are compared decoded.
+        `path` and `query` may be percent-encoded: they are compared decoded. `partial_query`:
+        the key holds only some of the query (see the module docstring).
         """
         if self._max_pos <= born_pos:
             return False
         path, query = unquote(path), unquote(query)
         if self._paths.get(path, NO_POSITION) > born_pos:
+            return True
+        if partial_query and self._query_paths.get(path, NO_POSITION) > born_pos:
             return True
         if self._queries and self._queries.get((path, query), NO_POSITION) > born_pos:
             return True
@@ -103,6 +122,7 @@ class PurgeRules:
         self._bytes -= _drop_older(self._paths, min_live_born_pos)
         self._bytes -= _drop_older(self._queries, min_live_born_pos)
         self._bytes -= _drop_older(self._tags, min_live_born_pos)
+        self._bytes -= _drop_older(self._query_paths, min_live_born_pos)
         for prefix in [p for p, pos in self._prefixes.items() if pos <= min_live_born_pos]:
             del self._prefixes[prefix]
             self._bytes -= _rule_bytes(prefix)

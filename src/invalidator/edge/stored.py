@@ -63,6 +63,7 @@ class Variant:
         "has_length",
         "initial_age",
         "last_modified",
+        "partial_query",
         "selector",
         "size",
         "status",
@@ -85,6 +86,7 @@ class Variant:
         self.stored_at = 0.0
         self.ttl = self.initial_age = self.born_pos = self.size = 0
         self.tags: frozenset[str] = frozenset()
+        self.partial_query = False  # keyed on some of the query only (edge.purge)
 
     def expired(self, now: float) -> bool:
         return now - self.stored_at + self.initial_age >= self.ttl
