@@ -41,3 +41,9 @@ def configure_logging(level: str) -> None:
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
     root.propagate = False
+    # uvicorn's own records (a port in use, a protocol error) as JSON lines too, not Python's
+    # plain last-resort text; its start-up chatter only at debug
+    server = logging.getLogger("uvicorn")
+    server.handlers[:] = [handler]
+    server.setLevel(logging.DEBUG if level.lower() == "debug" else logging.WARNING)
+    server.propagate = False

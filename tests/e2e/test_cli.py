@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import socket
 from collections.abc import Callable
@@ -440,6 +441,8 @@ def test_serve_on_a_taken_port_is_one_clear_line(tmp_path: Path, which: str) -> 
         )  # fmt: skip
     assert done.returncode == 1, done.stderr
     assert "address already in use" in done.stderr
+    cause = next(line for line in done.stderr.splitlines() if "address already in use" in line)
+    assert json.loads(cause)["level"] == "error"  # a JSON line, as every log record
     label = "API" if which == "--port" else "edge"
     assert f"Error: invalidator {label} failed to start: cannot listen on 127.0.0.1:{port}" in (
         done.stderr

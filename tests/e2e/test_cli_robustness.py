@@ -216,3 +216,12 @@ def test_an_ipv6_host_makes_urls_with_brackets(tmp_path: Any) -> None:
         assert "http://[::1]:" in edges.stdout
     finally:
         srv.kill()
+
+
+@pytest.mark.parametrize("url", ["not-a-url", "ftp://h", "http://h:99999", ""])
+def test_an_edge_with_an_unusable_control_plane_url_is_a_usage_error(url: str) -> None:
+    """`invalidator edge --control-plane X` that no request could reach: exit status 2 at
+    once (it retried registration for ever); none at all is required."""
+    done = invalidator("edge", "--control-plane", url, env=CREDENTIALS, check=False, timeout=10)
+    assert done.returncode == 2, done.stderr
+    assert "--control-plane" in done.stderr and "Traceback" not in done.stderr

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import socket
 from typing import Any
+from urllib.parse import urlsplit
 
 import click
 
@@ -36,6 +37,15 @@ def _split_listen(listen: str) -> tuple[str, int]:
     return host.strip("[]") or "127.0.0.1", int(port)
 
 
+def _http_url(url: str) -> bool:
+    try:
+        parts = urlsplit(url)
+        _ = parts.port  # ValueError when not a number or out of range
+    except ValueError:
+        return False
+    return parts.scheme in ("http", "https") and bool(parts.hostname)
+
+
 def default_edge_name(host: str, port: int) -> str:
     """`edge-HOST-PORT`, with this machine's host name for a wildcard address (only a label:
     each edge process has its own session whatever its name)."""
@@ -50,6 +60,10 @@ async def run_edge(settings: Settings) -> None:
     configure_logging(settings.log_level)
     if not settings.control_plane:
         raise click.UsageError("--control-plane URL is required")
+    if not _http_url(settings.control_plane):  # registration would retry it for ever
+        raise click.UsageError(
+            f"--control-plane must be an http(s)://HOST[:PORT] URL, not {settings.control_plane!r}"
+        )
     if not (settings.access_key_id and settings.secret_access_key):
         raise click.UsageError(
             "an edge needs credentials allowed on every distribution: set "
