@@ -16,7 +16,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 T = TypeVar("T")
 
 _HELP = {
-    "host": "Address to listen on.",
+    "host": "Address the API listens on (serve), or reaches it at (client commands).",
     "port": "Port of the API (0 picks a free one).",
     "data_dir": "Directory holding the SQLite database.",
     "public_url": "Externally visible base URL used in Location headers.",
