@@ -317,19 +317,19 @@ def test_a_purged_stale_copy_is_never_refreshed() -> None:
     assert cache.stale("D1", "/p", "", {}) is None and get(cache, "/p") is None
 
 
-@pytest.mark.parametrize("sweep", [False, True])
-def test_a_304_adding_a_tag_never_revives_a_copy_cached_before_its_purge(sweep: bool) -> None:
+@pytest.mark.parametrize("sweeps", [0, 2, 3])
+def test_a_304_adding_a_tag_never_revives_a_copy_cached_before_its_purge(sweeps: int) -> None:
     """Tagged `a`, the object gains tag `b` at the origin; `#b` is purged (the sweep may then
-    re-stamp the copy, which had no `b` to match); the 304 says `a,b`: the copy is not
-    refreshed but removed, with or without the sweep in between."""
+    re-stamp the copy, which had no `b` to match, and a third sweep compacts the `#b` rule
+    away); the 304 says `a,b`: the copy is not refreshed but removed, whatever the sweep
+    did in between."""
     clock = Clock()
     cache = EdgeCache(100_000, 10_000, monotonic=clock)
     put(cache, "/t", b"old", headers=[("ETag", '"1"')], fresh=Freshness(True, ttl=10),
         tags=frozenset({"a"}))  # fmt: skip
     cache.purge("D1", ["#b"], pos=1)
-    if sweep:
-        cache.sweep()  # the snapshot
-        cache.sweep()  # the walk: re-stamps the copy to position 1
+    for _ in range(sweeps):  # a snapshot, the walk (re-stamps the copy to position 1),
+        cache.sweep()  # then the compaction that drops the rule no live copy needs
     clock.now += 11
     stale = cache.stale("D1", "/t", "", {})
     assert stale is not None
@@ -337,6 +337,21 @@ def test_a_304_adding_a_tag_never_revives_a_copy_cached_before_its_purge(sweep: 
                               freshness=TTL60, born_pos=2, tags=frozenset({"a", "b"}))  # fmt: skip
     assert refreshed is None
     assert cache.stale("D1", "/t", "", {}) is None and get(cache, "/t") is None
+
+
+def test_a_304_adding_a_tag_nobody_purged_refreshes() -> None:
+    """A tag gained with no purge of it since the copy was fetched: a RefreshHit as ever."""
+    clock = Clock()
+    cache = EdgeCache(100_000, 10_000, monotonic=clock)
+    put(cache, "/t", b"old", headers=[("ETag", '"1"')], fresh=Freshness(True, ttl=10),
+        tags=frozenset({"a"}))  # fmt: skip
+    cache.purge("D1", ["#c", "/other"], pos=1)
+    clock.now += 11
+    stale = cache.stale("D1", "/t", "", {})
+    assert stale is not None
+    fresh = cache.refresh("D1", "/t", "", stale, headers=[("ETag", '"1"')],
+                          freshness=TTL60, born_pos=2, tags=frozenset({"a", "b"}))  # fmt: skip
+    assert fresh is not None and fresh.body == b"old"
 
 
 def test_a_304_with_the_same_or_fewer_tags_refreshes() -> None:

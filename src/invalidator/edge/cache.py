@@ -90,6 +90,7 @@ class EdgeCache:
         self._in_flight: dict[int, int] = {}  # born_pos -> fetches under way
         self._in_flight_bytes = 0
         self._last_pos = -1  # the highest position a purge was recorded at
+        self._compacted_to = -1  # rules at or below it may have been dropped
         self._bytes = 0
         self._variants = 0
         self._hits = self._misses = self._evictions = 0
@@ -274,7 +275,7 @@ class EdgeCache:
             self._forget(old)
         stored = Variant(selector, status, body)
         stored.wire, stored.via, stored.has_length = encoded, via, length is not None
-        stored.tags, stored.partial_query = tags, partial_query
+        stored.tags, stored.partial_query, stored.content_pos = tags, partial_query, born_pos
         self._set_freshness(stored, freshness, max(born_pos, self._last_pos))
         stored.size = size + variant_extra_bytes(stored)
         if entry.many is not None or entry.one is not None:
@@ -304,8 +305,9 @@ class EdgeCache:
 
         None when it may not come back: gone meanwhile, purged (a purged variant is treated
         as absent, never revalidated back to life), not storable, or a `clear()` happened.
-        `tags` (when the 304 named them) replace the variant's; a 304 naming a tag the copy
-        did not have removes it (the proxy then fetches the object anew).
+        `tags` (when the 304 named them) replace the variant's; a tag the copy did not have
+        is checked against every purge since the body was fetched (the copy goes when one
+        covers it, or when compaction may have dropped one; the proxy then fetches anew).
         """
         key = (distribution_id, path, query)
         entry = self._entries.get(key)
@@ -313,11 +315,18 @@ class EdgeCache:
         if entry is None or found is None or entry.get(found.selector) is not found:
             return None
         # A copy's born_pos is re-stamped once checked against the rules of its tags; a tag
-        # the 304 adds was never checked, and a purge of it since the copy was fetched may
-        # have been folded into that stamp: such a copy cannot be proven fresh, so it goes.
-        gained = tags is not None and not tags <= found.tags
+        # the 304 adds was never checked: it is, against every rule since the body was
+        # fetched (content_pos), and when compaction may have dropped some of those, the
+        # copy cannot be proven fresh and goes.
+        gained = frozenset() if tags is None else tags - found.tags
+        if gained and (
+            found.content_pos < self._compacted_to
+            or self.purged_since(distribution_id, path, query, gained, found.content_pos)
+        ):
+            self._remove_variant(key, entry, found)
+            return None
         covering = found.tags if tags is None else found.tags | tags
-        if gained or self.purged_since(
+        if self.purged_since(
             distribution_id, path, query, covering, found.born_pos, found.partial_query
         ):
             self._remove_variant(key, entry, found)
@@ -384,6 +393,7 @@ class EdgeCache:
         self._rule_bytes = 0
         self._born.clear()
         self._last_pos = -1
+        self._compacted_to = -1
         self._bytes = self._variants = 0
         self._sweep_keys, self._sweep_at = [], 0
 
@@ -425,6 +435,7 @@ class EdgeCache:
     def compact(self) -> int:
         """Drop purge rules older than every live entry and in-flight fetch; rules dropped."""
         floor = min((*self._born, *self._in_flight), default=_ALL_POSITIONS)
+        self._compacted_to = max(self._compacted_to, min(floor, self._last_pos))
         dropped = 0
         for distribution_id, rules in list(self._rules.items()):
             before = rules.bytes

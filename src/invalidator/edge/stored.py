@@ -59,6 +59,7 @@ class Variant:
     __slots__ = (
         "body",
         "born_pos",
+        "content_pos",
         "etag",
         "has_length",
         "initial_age",
@@ -87,6 +88,7 @@ class Variant:
         self.ttl = self.initial_age = self.born_pos = self.size = 0
         self.tags: frozenset[str] = frozenset()
         self.partial_query = False  # keyed on some of the query only (edge.purge)
+        self.content_pos = 0  # born_pos of the fetch the body came from (never re-stamped)
 
     def expired(self, now: float) -> bool:
         return now - self.stored_at + self.initial_age >= self.ttl
