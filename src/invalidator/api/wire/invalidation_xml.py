@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from invalidator.api.wire.numbers import bounded_int
 from invalidator.api.wire.timestamps import format_timestamp
 from invalidator.api.wire.xmlparse import DEFAULT_MAX_ELEMENTS, TooManyElements, parse_xml
 from invalidator.api.wire.xmltree import (
@@ -78,13 +79,8 @@ def parse_invalidation_batch(root: XmlElement) -> BatchInput:
     if quantity_el is None:
         raise _null("invalidationBatch.paths.quantity")
     text = _text(quantity_el, "invalidationBatch.paths.quantity").strip()
-    digits = text[1:] if text[:1] in "+-" else text
-    if (
-        not digits.isdigit()
-        or not digits.isascii()
-        or len(digits.lstrip("0")) > len(str(_INT32_MAX))  # no int() of 10,000 digits
-        or not -_INT32_MAX - 1 <= int(text) <= _INT32_MAX  # the model's Quantity: an int32
-    ):
+    quantity = bounded_int(text, -_INT32_MAX - 1, _INT32_MAX)  # the model's Quantity: int32
+    if quantity is None:
         raise MalformedXML(
             f"1 validation error detected: Value '{text[:32]}' at "
             "'invalidationBatch.paths.quantity' failed to satisfy constraint: "
@@ -99,7 +95,7 @@ def parse_invalidation_batch(root: XmlElement) -> BatchInput:
                 raise MalformedXML(f"Unexpected element {item.tag[:64]!r} in Paths/Items.")
             paths.append(_text(item, "invalidationBatch.paths.items.path"))
     caller_reference = _text(caller, "invalidationBatch.callerReference")
-    return BatchInput(caller_reference=caller_reference, quantity=int(text), paths=tuple(paths))
+    return BatchInput(caller_reference=caller_reference, quantity=quantity, paths=tuple(paths))
 
 
 def read_invalidation_batch(body: bytes, max_paths: int) -> BatchInput:

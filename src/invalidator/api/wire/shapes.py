@@ -27,6 +27,7 @@ from importlib import resources
 from typing import Any
 
 from invalidator.api.wire.distribution_defaults import fill_distribution_config_defaults
+from invalidator.api.wire.numbers import bounded_int
 from invalidator.api.wire.xmltree import XmlElement, XmlWriter
 from invalidator.domain.errors import InconsistentQuantities, InvalidArgument, MalformedXML
 
@@ -269,9 +270,10 @@ class ShapeModel:
         if shape.type in _BOUNDS:
             value = text.strip()
             low, high = _BOUNDS[shape.type]
-            if not _INTEGER.fullmatch(value) or not low <= int(value) <= high:
+            number = bounded_int(value, low, high) if _INTEGER.fullmatch(value) else None
+            if number is None:
                 raise MalformedXML(f"{_NOT_VALID}: '{path}' must be an integer.")
-            return int(value)
+            return number
         if shape.type == "boolean":
             value = text.strip()
             if value not in ("true", "false"):
