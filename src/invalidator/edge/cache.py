@@ -90,7 +90,8 @@ class EdgeCache:
         self._in_flight: dict[int, int] = {}  # born_pos -> fetches under way
         self._in_flight_bytes = 0
         self._last_pos = -1  # the highest position a purge was recorded at
-        self._compacted_to = -1  # rules at or below it may have been dropped
+        # per distribution, the newest tag rule compaction dropped (kept when its rules go)
+        self._dropped_tags: dict[str, int] = {}
         self._bytes = 0
         self._variants = 0
         self._hits = self._misses = self._evictions = 0
@@ -320,7 +321,7 @@ class EdgeCache:
         # copy cannot be proven fresh and goes.
         gained = frozenset() if tags is None else tags - found.tags
         if gained and (
-            found.content_pos < self._compacted_to
+            found.content_pos < self._dropped_tags.get(distribution_id, -1)
             or self.purged_since(distribution_id, path, query, gained, found.content_pos)
         ):
             self._remove_variant(key, entry, found)
@@ -383,6 +384,7 @@ class EdgeCache:
         rules = self._rules.pop(distribution_id, None)
         if rules is not None:
             self._rule_bytes -= rules.bytes
+        self._dropped_tags.pop(distribution_id, None)
 
     def clear(self) -> None:
         """Forget everything, and void the fetches under way (hit/miss counters stay)."""
@@ -393,7 +395,7 @@ class EdgeCache:
         self._rule_bytes = 0
         self._born.clear()
         self._last_pos = -1
-        self._compacted_to = -1
+        self._dropped_tags.clear()
         self._bytes = self._variants = 0
         self._sweep_keys, self._sweep_at = [], 0
 
@@ -435,11 +437,12 @@ class EdgeCache:
     def compact(self) -> int:
         """Drop purge rules older than every live entry and in-flight fetch; rules dropped."""
         floor = min((*self._born, *self._in_flight), default=_ALL_POSITIONS)
-        self._compacted_to = max(self._compacted_to, min(floor, self._last_pos))
         dropped = 0
         for distribution_id, rules in list(self._rules.items()):
             before = rules.bytes
             dropped += rules.compact(floor)
+            if rules.dropped_tag_pos > self._dropped_tags.get(distribution_id, -1):
+                self._dropped_tags[distribution_id] = rules.dropped_tag_pos
             self._rule_bytes -= before - rules.bytes
             if not len(rules):
                 del self._rules[distribution_id]

@@ -44,6 +44,7 @@ class PurgeRules:
         self._lengths: list[int] = []  # sorted distinct prefix lengths
         self._tags: dict[str, int] = {}  # lowercased tag -> pos
         self._query_paths: dict[str, int] = {}  # path of an item with a query -> pos
+        self.dropped_tag_pos = NO_POSITION  # the newest tag rule compaction dropped
         self._max_pos = NO_POSITION
         self._bytes = 0
 
@@ -121,6 +122,8 @@ class PurgeRules:
         before = len(self)
         self._bytes -= _drop_older(self._paths, min_live_born_pos)
         self._bytes -= _drop_older(self._queries, min_live_born_pos)
+        dropped_tags = [pos for pos in self._tags.values() if pos <= min_live_born_pos]
+        self.dropped_tag_pos = max(self.dropped_tag_pos, *dropped_tags, NO_POSITION)
         self._bytes -= _drop_older(self._tags, min_live_born_pos)
         self._bytes -= _drop_older(self._query_paths, min_live_born_pos)
         for prefix in [p for p, pos in self._prefixes.items() if pos <= min_live_born_pos]:
