@@ -83,6 +83,18 @@ async def test_dot_segments_name_the_object_they_resolve_to(edge: Edge, spelling
     assert await _raw_get(edge, spelling) == (MISS, b"new")
 
 
+@pytest.mark.parametrize("item", ["/x/../dot", "/x/%2E%2E/dot", "/a/./../dot*"])
+async def test_an_invalidation_with_dot_segments_purges_what_viewers_get_there(
+    edge: Edge, item: str
+) -> None:
+    """Invalidating the dotted URL a viewer uses takes away the copy served there (`/dot`)."""
+    edge.origin.set("/dot", b"old", headers=MAX60)
+    assert await _raw_get(edge, "/x/../dot") == (MISS, b"old")
+    edge.origin.set("/dot", b"new", headers=MAX60)
+    edge.purge(item)
+    assert await _raw_get(edge, "/x/../dot") == (MISS, b"new")
+
+
 async def test_default_forwarding_keeps_personal_headers_away(edge: Edge) -> None:
     """By default Authorization, Cookie, Accept-Language and Referer are not forwarded (and so
     cannot personalize a shared copy); User-Agent is CloudFront's; Set-Cookie is dropped."""

@@ -62,6 +62,18 @@ def test_an_item_with_a_query_covers_a_partially_keyed_copy_of_its_path() -> Non
     assert rules.bytes == 0
 
 
+def test_an_item_with_dot_segments_covers_the_path_they_resolve_to() -> None:
+    """Viewers' `/x/../dot` is keyed `/dot`: the item `/x/../dot` (or `/x/%2E%2E/dot`, or a
+    wildcard) covers `/dot`, and still its own spelling."""
+    for item, covered in (("/x/../dot", "/dot"), ("/x/%2E%2E/dot", "/dot"),
+                          ("/a/./b/../c*", "/a/c/d"), ("/x/../q?v=1", "/q")):  # fmt: skip
+        rules = rules_with((item, 3))
+        query = "v=1" if "?" in item else ""
+        assert rules.is_stale(covered, query, frozenset(), 0), item
+        assert not rules.is_stale("/elsewhere", query, frozenset(), 0), item
+    assert rules_with(("/x/../dot", 3)).is_stale("/x/../dot", "", frozenset(), 0)
+
+
 def test_percent_encoded_and_raw_spellings_match() -> None:
     """Rules compare decoded spellings: `/a%20b` covers the object `/a b`."""
     rules = rules_with(("/a%20b", 1), ("/q?x=%41", 1))

@@ -31,7 +31,7 @@ from dataclasses import dataclass
 
 from invalidator.domain.paths import ItemKind, parse_item
 from invalidator.edge.freshness import Freshness
-from invalidator.edge.keys import normalize
+from invalidator.edge.keys import normalize, normalize_path
 from invalidator.edge.purge import PurgeRules
 from invalidator.edge.stored import (
     NO_BODY_STATUSES,
@@ -370,7 +370,7 @@ class EdgeCache:
                 # Items are text; keys are the wire's bytes (UTF-8 for non-ASCII), normalized.
                 wire = item.raw.encode("utf-8", "surrogatepass").decode("latin-1")
                 path, sep, query = wire.partition("?")
-                key = (distribution_id, normalize(path), normalize(query) if sep else "")
+                key = (distribution_id, normalize_path(path), normalize(query) if sep else "")
                 if key in self._entries:
                     self._remove_entry(key)
         self._rule_bytes += rules.bytes - before

@@ -58,10 +58,14 @@ def normalize(raw: str) -> str:
 
 def normalize_path(raw: str) -> str:
     """A raw path (starting with `/`) normalized (`normalize`), then without dot segments
-    (RFC 3986 §5.2.4, after `%2E` was decoded): `/x/../a` is `/a`, as an HTTP client resolves
-    it on the way to the origin, so the key is the object the origin serves (else a viewer
-    could cache `/a` under a key that no invalidation of `/a` names)."""
-    path = normalize(raw)
+    (after `%2E` was decoded): `/x/../a` is `/a`, as an HTTP client resolves it on the way to
+    the origin, so the key is the object the origin serves (else a viewer could cache `/a`
+    under a key that no invalidation of `/a` names)."""
+    return remove_dot_segments(normalize(raw))
+
+
+def remove_dot_segments(path: str) -> str:
+    """RFC 3986 §5.2.4 for a path starting with `/`: `/a/./b/../c` is `/a/c`."""
     if "/." not in path:  # a dot segment always follows a slash
         return path
     kept: list[str] = []

@@ -23,10 +23,12 @@ from __future__ import annotations
 
 import bisect
 import sys
+from dataclasses import replace
 from typing import TypeVar
 from urllib.parse import unquote
 
 from invalidator.domain.paths import ItemKind, PathItem
+from invalidator.edge.keys import remove_dot_segments
 
 NO_POSITION = -1
 RULE_OVERHEAD = 104  # bytes a rule costs besides its key: dict slot, int, amortized table
@@ -62,7 +64,14 @@ class PurgeRules:
         return self._max_pos
 
     def add(self, item: PathItem, pos: int) -> None:
-        """Record that `item` was invalidated at log position `pos`."""
+        """Record that `item` was invalidated at log position `pos`; an item whose path has
+        dot segments also under the path they resolve to, which is how viewers' requests are
+        keyed (`edge.keys.normalize_path`)."""
+        if item.kind is not ItemKind.TAG and "/." in item.key.partition("?")[0]:
+            path, sep, rest = item.key.partition("?")
+            resolved = remove_dot_segments(path) + sep + rest
+            if resolved != item.key:
+                self.add(replace(item, key=resolved), pos)
         if item.kind is ItemKind.TAG:
             self._bytes += _raise(self._tags, item.key, pos)
         elif item.kind is ItemKind.WILDCARD:
