@@ -60,7 +60,6 @@ class BoundedHeadProtocol(HttpToolsProtocol):
     _head_since = 0.0  # loop time the current head began (valid while _in_head)
     _heads_begun = 0
     _head_timer: asyncio.TimerHandle | None = None
-    _message_open = False  # between a request's first byte and its last (head and body)
     _running: Any = None  # the request cycle whose app runs (uvicorn keeps no reference)
     _deferred: bytes | None = None  # a refusal waiting for the requests before it
 
@@ -100,11 +99,6 @@ class BoundedHeadProtocol(HttpToolsProtocol):
         super().on_message_begin()
         self._head_begins()
 
-    def on_message_complete(self) -> None:
-        """A request's last byte arrived."""
-        self._message_open = False
-        super().on_message_complete()
-
     def _start_asgi_task(self, cycle: Any, app: Any) -> None:
         """As uvicorn's, remembering which cycle runs (a refusal waits for it)."""
         self._running = cycle
@@ -114,7 +108,8 @@ class BoundedHeadProtocol(HttpToolsProtocol):
         """As uvicorn's (the next pipelined request starts), then a refusal that waited for the
         requests before it is written once they are all answered."""
         super().on_response_complete()
-        self._write_deferred()
+        if self._deferred is not None:
+            self._write_deferred()
 
     def on_headers_complete(self) -> None:
         """The head is complete: from here on the app's own deadlines apply."""
@@ -122,7 +117,6 @@ class BoundedHeadProtocol(HttpToolsProtocol):
         super().on_headers_complete()
 
     def _head_begins(self) -> None:
-        self._message_open = True
         self._heads_begun += 1
         self._in_head = True
         self._head_bytes = 0
@@ -172,7 +166,9 @@ class BoundedHeadProtocol(HttpToolsProtocol):
         )
 
     def _refuse(self, problem: str, detail: str) -> None:
-        in_body = self._message_open and not self._in_head  # of the newest cycle
+        # in the body of the newest request (uvicorn's cycle reads more_body until the last
+        # byte; the edge's answered hits have no body)
+        in_body = not self._in_head and getattr(self.cycle, "more_body", False)
         self._in_head = False
         self._cancel_head_timer()
         if self.transport.is_closing():

@@ -129,3 +129,11 @@ def test_method_not_allowed_names_the_allowed_methods(
         answer, 405, "MethodNotAllowed", re.compile("The requested method is not allowed.+")
     )
     assert answer.headers["allow"] == allow
+
+
+def test_an_internal_route_names_only_its_own_method(api: SignedClient) -> None:
+    """The internal routes (metrics, edge protocol) match their method exactly: a HEAD is a
+    405 whose Allow does not name HEAD."""
+    answer = api.send("HEAD", "/_invalidator/metrics")
+    assert answer.status_code == 405
+    assert answer.headers["allow"] == "GET"

@@ -154,8 +154,8 @@ class ControlPlaneApp:
             return self._settings.public_url.rstrip("/")
         host = request.header("host")
         if not host:
-            server = scope.get("server") or ("localhost", 80)
-            host = f"{server[0]}:{server[1]}"
+            address, port = scope.get("server") or ("localhost", 80)
+            host = f"[{address}]:{port}" if ":" in address else f"{address}:{port}"
         return f"{scope.get('scheme', 'http')}://{host}"
 
 

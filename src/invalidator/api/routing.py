@@ -117,7 +117,7 @@ class Router:
                     m = candidate.pattern.match(path)
                     assert m is not None
                     return Match(candidate, _params(m, decode), LATEST_VERSION)
-            raise MethodNotAllowed(_allowed(internal))
+            raise MethodNotAllowed(_allowed(internal, head_for_get=False))
         found = _VERSION_PREFIX.match(path)
         if not found or found.group(1) not in API_VERSIONS:
             raise NoSuchResource(f"No resource at {shown[:200]}")
@@ -140,9 +140,10 @@ def _params(found: re.Match[str], decode: bool) -> dict[str, str]:
     return {k: unquote(v) for k, v in params.items()} if decode else params
 
 
-def _allowed(routes: list[Route]) -> tuple[str, ...]:
-    """The methods of these routes, for a 405's `Allow` (HEAD wherever GET is)."""
+def _allowed(routes: list[Route], head_for_get: bool = True) -> tuple[str, ...]:
+    """The methods of these routes, for a 405's `Allow` (HEAD wherever GET is, on the
+    versioned routes: the internal ones match their method exactly)."""
     methods = {r.method for r in routes}
-    if "GET" in methods:
+    if head_for_get and "GET" in methods:
         methods.add("HEAD")
     return tuple(sorted(methods))

@@ -107,7 +107,8 @@ class EdgeHttpProtocol(BoundedHeadProtocol):
             self.timeout_keep_alive_task = self.loop.call_later(
                 self.timeout_keep_alive, self._keep_alive_due
             )
-        self._write_deferred()
+        if self._deferred is not None:
+            self._write_deferred()
 
     def _keep_alive_due(self) -> None:
         """Close a connection idle for the whole keep-alive timeout; else wait out the rest."""
