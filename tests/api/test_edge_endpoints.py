@@ -14,6 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import httpx
+import pytest
 
 from tests.support.envelope import assert_error
 from tests.support.server import ServerProcess, server_env
@@ -156,3 +157,19 @@ def test_metrics_ignore_credentials(server: ServerProcess) -> None:
         forged = api.send("GET", "/_invalidator/metrics", secret="not-the-secret")
     assert signed.status_code == forged.status_code == 200
     assert b"invalidator_event_log_head" in forged.content
+
+
+@pytest.mark.parametrize(
+    "value", ["9" * 5000, "0" * 5000 + "1", "1" + "0" * 400, "%C2%B2", "-1", ""]
+)
+@pytest.mark.parametrize("name", ["after", "wait_ms"])
+def test_edge_events_bounds_its_numbers(api: SignedClient, name: str, value: str) -> None:
+    """`after` / `wait_ms` of thousands of digits, a float-overflowing one, a non-ASCII digit
+    (²): InvalidArgument (400), never a 500; leading zeros are the number."""
+    answer = api.send("GET", f"/_invalidator/edge/events?{name}={value}")
+    if value == "0" * 5000 + "1":
+        assert answer.status_code == 200, answer.text
+        return
+    assert_error(
+        answer, 400, "InvalidArgument", f"{name} must be a non-negative integer below 2**63."
+    )

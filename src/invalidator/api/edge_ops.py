@@ -17,6 +17,7 @@ from invalidator.api.wire.edge_json import (
     load_object,
     serving_to_json,
 )
+from invalidator.api.wire.numbers import bounded_int
 from invalidator.domain.errors import AccessDenied, InvalidArgument, NoSuchDistribution
 from invalidator.domain.models import LeaseGrant
 from invalidator.domain.ports import Store
@@ -44,13 +45,17 @@ def _grant(grant: LeaseGrant) -> Response:
     )
 
 
+_INT64_MAX = 2**63 - 1
+
+
 def _int(request: Request, name: str, default: int) -> int:
     raw = request.query().get(name)
     if raw is None:
         return default
-    if not raw.isdigit():
-        raise InvalidArgument(f"{name} must be a non-negative integer.")
-    return int(raw)
+    value = bounded_int(raw, 0, _INT64_MAX) if raw[:1] not in "+-" else None
+    if value is None:  # also thousands of digits (int() refuses them) or a non-ASCII digit
+        raise InvalidArgument(f"{name} must be a non-negative integer below 2**63.")
+    return value
 
 
 class EdgeOperations:
