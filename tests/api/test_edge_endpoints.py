@@ -173,3 +173,33 @@ def test_edge_events_bounds_its_numbers(api: SignedClient, name: str, value: str
     assert_error(
         answer, 400, "InvalidArgument", f"{name} must be a non-negative integer below 2**63."
     )
+
+
+@pytest.mark.parametrize(
+    ("path", "raw"),
+    [
+        ("/register", b'{"name": "\\ud800", "url": "http://e"}'),  # a lone surrogate
+        ("/register", b'{"name": "e", "url": "http://e", "cursor": 1e400}'),
+        ("/register", b'{"name": "e", "url": "http://e", "cursor": ' + b"9" * 100 + b"}"),
+        ("/register", b'{"name": "e", "url": "http://e", "cursor": true}'),
+        ("/register", b'{"name": "e", "url": "http://e", "cursor": -1}'),
+        ("/heartbeat", b'{"edge_id": "x", "cursor": ' + b"9" * 100 + b"}"),
+        ("/heartbeat", b'{"edge_id": "\\udfff", "cursor": 1}'),
+    ],
+)
+def test_edge_protocol_bodies_are_checked_before_the_store(
+    api: SignedClient, path: str, raw: bytes
+) -> None:
+    """Strings no store can hold and cursors no 64-bit column holds are MalformedJSON
+    400s (a lone surrogate reached SQLite and made a 500)."""
+    answer = api.send("POST", "/_invalidator/edge" + path, raw)
+    assert answer.status_code == 400, answer.text
+    assert b"<Code>MalformedJSON</Code>" in answer.content
+
+
+def test_an_edge_name_is_bounded(api: SignedClient) -> None:
+    """A name of 257 characters is InvalidArgument."""
+    answer = _post(api, "/_invalidator/edge/register", {"name": "n" * 257, "url": "http://e"})
+    assert_error(
+        answer, 400, "InvalidArgument", "An edge's name is at most 256 characters, its url 2048."
+    )

@@ -14,6 +14,7 @@ from invalidator.api.wire.edge_json import (
     MalformedJSON,
     dump,
     event_to_json,
+    is_position,
     load_object,
     serving_to_json,
 )
@@ -98,8 +99,10 @@ class EdgeOperations:
         name, url, cursor = body.get("name"), body.get("url", ""), body.get("cursor")
         if not isinstance(name, str) or not name or not isinstance(url, str):
             raise MalformedJSON("register needs a name and a url.")
-        if cursor is not None and not isinstance(cursor, int):
-            raise MalformedJSON("cursor must be an integer or null.")
+        if len(name) > 256 or len(url) > 2048:
+            raise InvalidArgument("An edge's name is at most 256 characters, its url 2048.")
+        if cursor is not None and not is_position(cursor):
+            raise MalformedJSON("cursor must be a non-negative integer below 2**63, or null.")
         return _grant(await self._coordinator.register(name, url, cursor))
 
     async def heartbeat(self, call: Call) -> Response:
@@ -107,8 +110,8 @@ class EdgeOperations:
         self._require_fleet_key(call)
         body = load_object(call.request.body)
         edge_id, cursor = body.get("edge_id"), body.get("cursor")
-        if not isinstance(edge_id, str) or not isinstance(cursor, int):
-            raise MalformedJSON("heartbeat needs edge_id and an integer cursor.")
+        if not isinstance(edge_id, str) or not is_position(cursor):
+            raise MalformedJSON("heartbeat needs edge_id and a non-negative integer cursor.")
         return _grant(await self._coordinator.heartbeat(edge_id, cursor))
 
     async def deregister(self, call: Call) -> Response:

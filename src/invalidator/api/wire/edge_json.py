@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict
-from typing import Any
+from typing import Any, TypeGuard
 
 from invalidator.domain.errors import MalformedXML
 from invalidator.domain.models import Event, EventKind
@@ -28,7 +28,16 @@ def load_object(body: bytes) -> dict[str, Any]:
         raise MalformedJSON("The body is not valid JSON.") from exc
     if not isinstance(value, dict):
         raise MalformedJSON("The body must be a JSON object.")
+    try:  # `"\ud800"` decodes to a lone surrogate, which no store can hold as text
+        json.dumps(value, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise MalformedJSON("The body holds a string that is not valid Unicode.") from exc
     return value
+
+
+def is_position(value: object) -> TypeGuard[int]:
+    """A log position or cursor: an int (not a bool) that a 64-bit column holds."""
+    return isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 2**63
 
 
 def serving_to_json(config: ServingConfig) -> dict[str, Any]:
