@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 ENV_PREFIX = "INVALIDATOR_"
 
@@ -83,6 +84,17 @@ class Settings:
             return self.endpoint_url.rstrip("/")
         host = "127.0.0.1" if self.host in ("0.0.0.0", "::", "") else self.host  # noqa: S104
         return http_url(host, self.port)
+
+
+def is_http_url(url: str) -> bool:
+    """Whether `url` is an http(s) URL with a host and a valid port (if any): one a client
+    can send to (`urlsplit` raises for a bad port or IPv6 literal: False)."""
+    try:
+        parts = urlsplit(url)
+        _ = parts.port  # ValueError when not a number or out of range
+    except ValueError:
+        return False
+    return parts.scheme in ("http", "https") and bool(parts.hostname)
 
 
 def http_url(host: str, port: int) -> str:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote
 
 import click
 import httpx
@@ -24,6 +24,7 @@ from invalidator.api.wire.shapes import ShapeModel
 from invalidator.api.wire.xmlparse import parse_xml
 from invalidator.api.wire.xmltree import XmlElement, XmlWriter, cloudfront_namespace
 from invalidator.domain.errors import MalformedXML
+from invalidator.settings import is_http_url
 
 _SNIPPET = 120
 
@@ -117,13 +118,7 @@ class CloudFrontClient:
         headers: dict[str, str] | None,
     ) -> httpx.Response:
         """Sign and send; no answer at all is an ApiError naming the endpoint."""
-        try:
-            parts = urlsplit(self._endpoint)
-            usable = parts.scheme in ("http", "https") and bool(parts.hostname)
-            _ = parts.port  # ValueError when out of range
-        except ValueError:  # "Invalid IPv6 URL", a bad port
-            usable = False
-        if not usable:
+        if not is_http_url(self._endpoint):
             raise ApiError(
                 0, "", f"invalid endpoint URL {self._endpoint!r}: use http(s)://HOST[:PORT]"
             )

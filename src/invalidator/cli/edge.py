@@ -6,7 +6,6 @@ import asyncio
 import contextlib
 import socket
 from typing import Any
-from urllib.parse import urlsplit
 
 import click
 
@@ -25,7 +24,7 @@ from invalidator.edge.link import HttpLink
 from invalidator.http_head import with_limits
 from invalidator.logs import configure_logging
 from invalidator.runtime import build_edge
-from invalidator.settings import Settings, http_url
+from invalidator.settings import Settings, http_url, is_http_url
 
 _WILDCARD = frozenset({"0.0.0.0", "::", ""})  # noqa: S104 (compared, not bound)
 
@@ -35,15 +34,6 @@ def _split_listen(listen: str) -> tuple[str, int]:
     if not sep or not port.isdigit():
         raise click.UsageError(f"--listen must be HOST:PORT, not {listen!r}")
     return host.strip("[]") or "127.0.0.1", int(port)
-
-
-def _http_url(url: str) -> bool:
-    try:
-        parts = urlsplit(url)
-        _ = parts.port  # ValueError when not a number or out of range
-    except ValueError:
-        return False
-    return parts.scheme in ("http", "https") and bool(parts.hostname)
 
 
 def default_edge_name(host: str, port: int) -> str:
@@ -60,7 +50,7 @@ async def run_edge(settings: Settings) -> None:
     configure_logging(settings.log_level)
     if not settings.control_plane:
         raise click.UsageError("--control-plane URL is required")
-    if not _http_url(settings.control_plane):  # registration would retry it for ever
+    if not is_http_url(settings.control_plane):  # registration would retry it for ever
         raise click.UsageError(
             f"--control-plane must be an http(s)://HOST[:PORT] URL, not {settings.control_plane!r}"
         )

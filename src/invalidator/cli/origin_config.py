@@ -8,6 +8,8 @@ from urllib.parse import urlsplit
 
 import click
 
+from invalidator.settings import is_http_url
+
 
 def config_for_origin(
     origin_url: str,
@@ -17,13 +19,10 @@ def config_for_origin(
     comment: str = "",
 ) -> dict[str, Any]:
     """A custom-origin config forwarding query strings, like the AWS CLI's own template."""
-    try:
-        parts = urlsplit(origin_url)
-        port_given = parts.port  # ValueError for a port that is not a number or over 65535
-    except ValueError:
-        parts, port_given = urlsplit(""), None
-    if parts.scheme not in ("http", "https") or not parts.hostname:
+    if not is_http_url(origin_url):
         raise click.UsageError(f"--origin must be an http(s) URL, not {origin_url!r}")
+    parts = urlsplit(origin_url)
+    port_given = parts.port
     dropped = [what for what, given in (("a user or password", "@" in parts.netloc),
                                         ("a query", "?" in origin_url),
                                         ("a fragment", "#" in origin_url)) if given]  # fmt: skip
