@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from invalidator.domain.paths import ItemKind, parse_item
 from invalidator.edge.freshness import Freshness
 from invalidator.edge.keys import normalize, normalize_path
-from invalidator.edge.purge import PurgeRules
+from invalidator.edge.purge import NO_POSITION, PurgeRules
 from invalidator.edge.stored import (
     NO_BODY_STATUSES,
     VARIANT_BYTES,
@@ -90,8 +90,6 @@ class EdgeCache:
         self._in_flight: dict[int, int] = {}  # born_pos -> fetches under way
         self._in_flight_bytes = 0
         self._last_pos = -1  # the highest position a purge was recorded at
-        # per distribution, the newest tag rule compaction dropped (kept when its rules go)
-        self._dropped_tags: dict[str, int] = {}
         self._bytes = 0
         self._variants = 0
         self._hits = self._misses = self._evictions = 0
@@ -320,8 +318,9 @@ class EdgeCache:
         # fetched (content_pos), and when compaction may have dropped some of those, the
         # copy cannot be proven fresh and goes.
         gained = frozenset() if tags is None else tags - found.tags
+        rules = self._rules.get(distribution_id)
         if gained and (
-            found.content_pos < self._dropped_tags.get(distribution_id, -1)
+            (rules is not None and found.content_pos < rules.dropped_tag_pos)
             or self.purged_since(distribution_id, path, query, gained, found.content_pos)
         ):
             self._remove_variant(key, entry, found)
@@ -384,7 +383,6 @@ class EdgeCache:
         rules = self._rules.pop(distribution_id, None)
         if rules is not None:
             self._rule_bytes -= rules.bytes
-        self._dropped_tags.pop(distribution_id, None)
 
     def clear(self) -> None:
         """Forget everything, and void the fetches under way (hit/miss counters stay)."""
@@ -395,7 +393,6 @@ class EdgeCache:
         self._rule_bytes = 0
         self._born.clear()
         self._last_pos = -1
-        self._dropped_tags.clear()
         self._bytes = self._variants = 0
         self._sweep_keys, self._sweep_at = [], 0
 
@@ -441,11 +438,9 @@ class EdgeCache:
         for distribution_id, rules in list(self._rules.items()):
             before = rules.bytes
             dropped += rules.compact(floor)
-            if rules.dropped_tag_pos > self._dropped_tags.get(distribution_id, -1):
-                self._dropped_tags[distribution_id] = rules.dropped_tag_pos
             self._rule_bytes -= before - rules.bytes
-            if not len(rules):
-                del self._rules[distribution_id]
+            if not len(rules) and rules.dropped_tag_pos == NO_POSITION:  # else refresh needs
+                del self._rules[distribution_id]  # to know that a tag rule was dropped
         return dropped
 
     # -- internals -------------------------------------------------------------------------
