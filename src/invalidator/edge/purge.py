@@ -67,18 +67,18 @@ class PurgeRules:
         """Record that `item` was invalidated at log position `pos`; an item whose path has
         dot segments also under the path they resolve to, which is how viewers' requests are
         keyed (`edge.keys.normalize_path`)."""
-        if item.kind is not ItemKind.TAG and "/." in item.key.partition("?")[0]:
-            path, sep, rest = item.key.partition("?")
-            resolved = remove_dot_segments(path) + sep + rest
-            if resolved != item.key:
-                self.add(replace(item, key=resolved), pos)
+        self._max_pos = max(self._max_pos, pos)
         if item.kind is ItemKind.TAG:
             self._bytes += _raise(self._tags, item.key, pos)
-        elif item.kind is ItemKind.WILDCARD:
+            return
+        path, with_query, query = item.key.partition("?")
+        resolved = remove_dot_segments(path)
+        if resolved != path:
+            self.add(replace(item, key=resolved + with_query + query), pos)
+        if item.kind is ItemKind.WILDCARD:
             if item.key not in self._prefixes:
                 self._add_length(len(item.key))
             self._bytes += _raise(self._prefixes, item.key, pos)
-            path, with_query, _ = item.key.partition("?")
             if with_query:
                 self._bytes += _raise(self._query_paths, path, pos)
         elif item.query is None:
@@ -86,7 +86,6 @@ class PurgeRules:
         else:
             self._bytes += _raise(self._queries, (item.key, item.query), pos)
             self._bytes += _raise(self._query_paths, item.key, pos)
-        self._max_pos = max(self._max_pos, pos)
 
     def is_stale(
         self,
