@@ -339,38 +339,35 @@ def test_a_304_adding_a_tag_never_revives_a_copy_cached_before_its_purge(sweeps:
     assert cache.stale("D1", "/t", "", {}) is None and get(cache, "/t") is None
 
 
-def test_a_304_adding_a_tag_after_unrelated_compactions_refreshes() -> None:
-    """Compaction of another distribution's rules, or of path rules, drops no tag rule this
-    copy could need: the 304 that adds a tag is still a RefreshHit."""
+def _refresh_gaining_b(dist: str, purges: list[tuple[str, list[str], int]], sweeps: int) -> bool:
+    """A copy tagged `a` in `dist`, the given purges and sweeps, then a 304 naming `a,b`:
+    whether the copy came back (its body intact)."""
     clock = Clock()
     cache = EdgeCache(100_000, 10_000, monotonic=clock)
     put(cache, "/t", b"old", headers=[("ETag", '"1"')], fresh=Freshness(True, ttl=10),
-        tags=frozenset({"a"}), dist="D2")  # fmt: skip
-    cache.purge("D1", ["#b", "/unrelated"], pos=1)
-    cache.purge("D2", ["/other"], pos=2)
-    for _ in range(3):
+        tags=frozenset({"a"}), dist=dist)  # fmt: skip
+    for purged_in, items, pos in purges:
+        cache.purge(purged_in, items, pos=pos)
+    for _ in range(sweeps):
         cache.sweep()
     clock.now += 11
-    stale = cache.stale("D2", "/t", "", {})
+    stale = cache.stale(dist, "/t", "", {})
     assert stale is not None
-    fresh = cache.refresh("D2", "/t", "", stale, headers=[("ETag", '"1"')],
-                          freshness=TTL60, born_pos=3, tags=frozenset({"a", "b"}))  # fmt: skip
-    assert fresh is not None and fresh.body == b"old"
+    fresh = cache.refresh(dist, "/t", "", stale, headers=[("ETag", '"1"')],
+                          freshness=TTL60, born_pos=9, tags=frozenset({"a", "b"}))  # fmt: skip
+    return fresh is not None and fresh.body == b"old"
+
+
+def test_a_304_adding_a_tag_after_unrelated_compactions_refreshes() -> None:
+    """Compaction of another distribution's rules, or of path rules, drops no tag rule this
+    copy could need: the 304 that adds a tag is still a RefreshHit."""
+    purges = [("D1", ["#b", "/unrelated"], 1), ("D2", ["/other"], 2)]
+    assert _refresh_gaining_b("D2", purges, sweeps=3)
 
 
 def test_a_304_adding_a_tag_nobody_purged_refreshes() -> None:
     """A tag gained with no purge of it since the copy was fetched: a RefreshHit as ever."""
-    clock = Clock()
-    cache = EdgeCache(100_000, 10_000, monotonic=clock)
-    put(cache, "/t", b"old", headers=[("ETag", '"1"')], fresh=Freshness(True, ttl=10),
-        tags=frozenset({"a"}))  # fmt: skip
-    cache.purge("D1", ["#c", "/other"], pos=1)
-    clock.now += 11
-    stale = cache.stale("D1", "/t", "", {})
-    assert stale is not None
-    fresh = cache.refresh("D1", "/t", "", stale, headers=[("ETag", '"1"')],
-                          freshness=TTL60, born_pos=2, tags=frozenset({"a", "b"}))  # fmt: skip
-    assert fresh is not None and fresh.body == b"old"
+    assert _refresh_gaining_b("D1", [("D1", ["#c", "/other"], 1)], sweeps=0)
 
 
 def test_a_304_with_the_same_or_fewer_tags_refreshes() -> None:
