@@ -13,7 +13,7 @@ from botocore.exceptions import ClientError
 
 from tests.support.envelope import assert_error
 from tests.support.server import ServerProcess
-from tests.support.signing import SignedClient, batch_xml
+from tests.support.signing import SignedClient, batch_xml, sign_headers
 
 BAD_HOST = "The request must carry exactly one Host header holding host[:port]."
 
@@ -137,3 +137,16 @@ def test_an_internal_route_names_only_its_own_method(api: SignedClient) -> None:
     answer = api.send("HEAD", "/_invalidator/metrics")
     assert answer.status_code == 405
     assert answer.headers["allow"] == "GET"
+
+
+def test_two_authorization_headers_are_refused(server: ServerProcess, dist_id: str) -> None:
+    """The same valid botocore signature sent twice: IncompleteSignature, not one header
+    joined with ","; once, the same request is answered."""
+    url = f"{server.url}/2020-05-31/distribution/{dist_id}/invalidation"
+    signed = sign_headers("GET", url)
+    once = httpx.get(url, headers=signed)
+    assert once.status_code == 200, once.text
+    twice = httpx.get(url, headers=[*signed.items(), ("Authorization", signed["Authorization"])])
+    assert_error(
+        twice, 400, "IncompleteSignature", "The request carries more than one Authorization header."
+    )

@@ -297,6 +297,26 @@ async def test_a_304_updates_the_tags(edge: Edge) -> None:
     assert (await edge.get("/t")).headers["x-cache"] == MISS
 
 
+async def test_a_304_adding_a_purged_tag_is_a_miss_not_a_refresh(edge: Edge) -> None:
+    """The origin tags the object `new-tag` after it was cached as `old-tag`; `#new-tag` is
+    purged (the copy, still `old-tag`, is not matched, and the sweep re-stamps it); the 304
+    that names `new-tag` does not bring the copy back: the object is fetched in full."""
+    edge.origin.set("/t2", b"tagged", revalidate=True, headers=[
+        ("Cache-Control", "max-age=10"), ("ETag", '"t"'), ("Cache-Tag", "old-tag"),
+    ], not_modified_headers=[("Cache-Control", "max-age=10"), ("ETag", '"t"'),
+                             ("Cache-Tag", "old-tag, new-tag")])  # fmt: skip
+    await edge.get("/t2")
+    edge.purge("#new-tag")
+    edge.cache.sweep()  # the snapshot
+    edge.cache.sweep()  # the walk: the copy passes (no new-tag yet) and is re-stamped
+    edge.clock.now += 11
+    again = await edge.get("/t2")
+    assert again.headers["x-cache"] == MISS
+    assert again.headers["x-cache"] != REFRESH_HIT
+    assert edge.origin.count("/t2") == 3  # the fill, the conditional request, the full one
+    assert "if-none-match" not in edge.origin.last("/t2").headers
+
+
 async def test_a_copy_without_validators_is_refetched_in_full(edge: Edge) -> None:
     """An expired copy without ETag or Last-Modified is fetched again, unconditionally."""
     edge.origin.set("/nv", b"x", headers=[("Cache-Control", "max-age=10")])
