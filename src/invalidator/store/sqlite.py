@@ -163,36 +163,39 @@ class SqliteStore:
 
     # -- distributions -------------------------------------------------------------------
 
-    async def get_distribution(self, distribution_id: str) -> Distribution | None:
-        """The distribution, or None (always read; parsed again only when the row changed)."""
-        rows = self._query(
-            f"SELECT {DISTRIBUTION_COLUMNS} FROM distributions WHERE id = ?", (distribution_id,)
-        )
-        if not rows:
-            return None
-        row = tuple(rows[0])
-        cached = self._parsed.get(distribution_id)
+    def _distribution(self, row: Sequence[Any]) -> Distribution:
+        """The Distribution of a row, parsed again only when the row changed: its config is a
+        JSON document of kilobytes, and the distribution writes check every stored one (an
+        unchanged row costs a comparison, not a parse). Shared objects: never mutated."""
+        row = tuple(row)
+        cached = self._parsed.get(row[0])
         if cached is not None and cached[0] == row:
             return cached[1]
         distribution = distribution_from_row(row)
         if len(self._parsed) > _PARSED_CACHE:
             self._parsed.clear()
-        self._parsed[distribution_id] = (row, distribution)
+        self._parsed[row[0]] = (row, distribution)
         return distribution
+
+    async def get_distribution(self, distribution_id: str) -> Distribution | None:
+        """The distribution, or None (always read, so a change by another process counts)."""
+        rows = self._query(
+            f"SELECT {DISTRIBUTION_COLUMNS} FROM distributions WHERE id = ?", (distribution_id,)
+        )
+        return self._distribution(rows[0]) if rows else None
 
     async def list_distributions(self) -> list[Distribution]:
         """All distributions, oldest first."""
         rows = self._query(
             f"SELECT {DISTRIBUTION_COLUMNS} FROM distributions ORDER BY created_at, id"
         )
-        return [distribution_from_row(r) for r in rows]
+        return [self._distribution(r) for r in rows]
 
-    @staticmethod
-    def _all_distributions(conn: sqlite3.Connection) -> list[Distribution]:
+    def _all_distributions(self, conn: sqlite3.Connection) -> list[Distribution]:
         rows = conn.execute(
             f"SELECT {DISTRIBUTION_COLUMNS} FROM distributions ORDER BY created_at, id"
         ).fetchall()
-        return [distribution_from_row(r) for r in rows]
+        return [self._distribution(r) for r in rows]
 
     @staticmethod
     def _upsert_distribution(conn: sqlite3.Connection, distribution: Distribution) -> None:
@@ -259,7 +262,7 @@ class SqliteStore:
             ).fetchone()
             if row is None:
                 raise NoSuchDistribution()
-            check(distribution_from_row(row))
+            check(self._distribution(row))
             conn.execute("DELETE FROM distributions WHERE id = ?", (distribution_id,))
             self._add_event(conn, EventKind.DISTRIBUTION_DELETED, distribution_id)
 
