@@ -158,6 +158,22 @@ def test_invalidations_reach_every_edge(fleet: Callable[..., Fleet], origin: Ori
             assert running.body(url, path)[0] == b"v2 " + path.encode(), (url, item)
 
 
+def test_an_edge_keeps_the_first_50_tags_of_a_response(
+    fleet: Callable[..., Fleet], origin: Origin
+) -> None:
+    """As CloudFront: a tag listed after the first 50 is not stored, so invalidating it leaves
+    the copy; the 50th still purges it."""
+    listed = [(TAG_HEADER, ", ".join(f"t{i}" for i in range(60)))]
+    origin.set("/many-tags.html", b"v1", headers=[*CACHEABLE, *listed])
+    running = fleet(standalone=0)
+    running.cache_everywhere("/many-tags.html", b"v1")
+    origin.set("/many-tags.html", b"v2", headers=[*CACHEABLE, *listed])
+    running.wait_completed(running.invalidate("#t50"))
+    assert running.body(running.server.edge_url, "/many-tags.html") == (b"v1", HIT)
+    running.wait_completed(running.invalidate("#t49"))
+    assert running.body(running.server.edge_url, "/many-tags.html")[0] == b"v2"
+
+
 def test_killed_edge_does_not_hold_completion_nor_serve_stale(
     fleet: Callable[..., Fleet], origin: Origin
 ) -> None:

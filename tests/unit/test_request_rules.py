@@ -1,4 +1,5 @@
-"""Pure rules at the edge of the API: MaxItems, control characters in paths, the key pair."""
+"""Pure rules at the edge of the API: MaxItems, control characters in paths, the tags an origin
+lists, the key pair."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from invalidator.domain.clock import SystemClock
 from invalidator.domain.errors import InvalidArgument
 from invalidator.domain.ids import RandomIds
 from invalidator.domain.invalidations import parse_max_items
-from invalidator.domain.paths import ItemKind, parse_item
+from invalidator.domain.paths import MAX_TAGS_PER_OBJECT, ItemKind, parse_item, parse_tag_header
 from invalidator.runtime import ensure_access_key
 from invalidator.settings import Settings, SettingsError, load_settings
 from invalidator.store.sqlite import SqliteStore
@@ -129,3 +130,15 @@ async def test_a_stored_key_keeps_its_scope_and_a_client_never_rewrites_it(tmp_p
         assert await store.get_access_key("AKIALIM") == replace(limited, secret_access_key="stale")
     finally:
         await store.close()
+
+
+def test_an_origin_tag_header_keeps_the_first_50_distinct_tags() -> None:
+    """CloudFront stores the first 50 tags of a response; later ones cannot be invalidated.
+    Repeats (in any case) take one place; entries that are not tags take none."""
+    listed = ", ".join(f"T{i}" for i in range(80))
+    assert parse_tag_header(listed) == {f"t{i}" for i in range(MAX_TAGS_PER_OBJECT)}
+    repeated = "A, a, " + "with space, " + "x" * 257 + ", caf\u00e9, " + listed
+    kept = parse_tag_header(repeated)
+    assert len(kept) == MAX_TAGS_PER_OBJECT
+    assert kept == {"a"} | {f"t{i}" for i in range(MAX_TAGS_PER_OBJECT - 1)}
+    assert parse_tag_header(" product-7 ,, home ,") == {"product-7", "home"}

@@ -20,6 +20,7 @@ from invalidator.domain.errors import InvalidArgument
 
 MAX_PATH_LENGTH = 4000
 MAX_TAG_LENGTH = 256
+MAX_TAGS_PER_OBJECT = 50  # of a response, kept (CloudFront ignores the rest)
 INVALID_PATHS_MESSAGE = "Your request contains one or more invalid invalidation paths."
 
 
@@ -78,10 +79,18 @@ def parse_item(raw: str, *, tags_allowed: bool) -> PathItem:
     )
 
 
+def _is_tag(text: str) -> bool:
+    """1 to 256 visible ASCII characters (33-126), no comma: CloudFront's tag format."""
+    return (
+        0 < len(text) <= MAX_TAG_LENGTH
+        and all(0x21 <= ord(ch) <= 0x7E for ch in text)
+        and "," not in text
+    )
+
+
 def _parse_tag(raw: str, *, tags_allowed: bool) -> PathItem:
     tag = raw[1:]
-    printable = all(0x21 <= ord(ch) <= 0x7E for ch in tag)
-    if not tag or len(tag) > MAX_TAG_LENGTH or not printable or "," in tag or "*" in tag:
+    if not _is_tag(tag) or "*" in tag:
         raise InvalidArgument(
             f"Invalid cache tag {raw[:64]!r}: a tag is 1 to {MAX_TAG_LENGTH} printable ASCII "
             "characters without commas or wildcards."
@@ -95,5 +104,17 @@ def _parse_tag(raw: str, *, tags_allowed: bool) -> PathItem:
 
 
 def parse_tag_header(value: str) -> frozenset[str]:
-    """The tags an origin listed in its tag header (comma-separated), lowercased."""
-    return frozenset(t.strip().lower() for t in value.split(",") if t.strip())
+    """The tags an origin listed in its tag header (comma-separated), lowercased: the first
+    `MAX_TAGS_PER_OBJECT` distinct ones in header order, as CloudFront keeps them ("the
+    additional tags beyond the limit are not stored and cannot be used for invalidation").
+    An entry that is not a tag (a space inside, over 256 characters, not ASCII) is skipped: no
+    invalidation could name it, and it takes no place among the 50. The cap also bounds
+    what one response can add to the edge's tag index."""
+    tags: dict[str, None] = {}
+    for entry in value.split(","):
+        tag = entry.strip()
+        if _is_tag(tag):
+            tags[tag.lower()] = None
+            if len(tags) == MAX_TAGS_PER_OBJECT:
+                break
+    return frozenset(tags)
