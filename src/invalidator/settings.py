@@ -159,12 +159,14 @@ def load_settings(
     environ: Mapping[str, str] | None = None,
     config_file: str | None = None,
 ) -> Settings:
-    """Merge the layers; `flags` holds only the flags the user gave (None means not given)."""
+    """Merge the layers; `flags` holds only the flags the user gave (None means not given).
+
+    Every value given is checked, also one a higher layer overrides: a broken config file or
+    environment variable is reported now, not on the day its override goes away."""
     env = os.environ if environ is None else environ
     flags = {k: v for k, v in (flags or {}).items() if v is not None}
     path = config_file or flags.pop("config", None) or env.get(ENV_PREFIX + "CONFIG")
-    values: dict[str, Any] = {}
-    sources: dict[str, str] = {}
+    given: list[tuple[str, Any, str]] = []  # (name, value, source), lowest layer first
     if path:
         try:
             with open(path, "rb") as handle:
@@ -184,30 +186,28 @@ def load_settings(
             name = key.replace("-", "_")
             if name not in SETTING_NAMES:
                 raise SettingsError(f"config file {path}: unknown setting {key!r}")
-            values[name] = value
-            sources[name] = f"config file {path}"
+            given.append((name, value, f"config file {path}"))
     for name in SETTING_NAMES:
         if ENV_PREFIX + name.upper() in env:
-            values[name] = env[ENV_PREFIX + name.upper()]
-            sources[name] = ENV_PREFIX + name.upper()
+            given.append((name, env[ENV_PREFIX + name.upper()], ENV_PREFIX + name.upper()))
     for name, value in flags.items():
         if name in SETTING_NAMES:
-            values[name] = value
-            sources[name] = "--" + name.replace("_", "-")
+            given.append((name, value, "--" + name.replace("_", "-")))
     types = {f.name: type(getattr(Settings(), f.name)) for f in fields(Settings)}
     coerced: dict[str, Any] = {}
-    for name, value in values.items():
+    sources: dict[str, str] = {}
+    for name, value, source in given:  # a later layer replaces an earlier one
         try:
             coerced[name] = _coerce(name, value, types[name])
         except SettingsError as exc:
-            raise SettingsError(f"{exc} (from {sources[name]})") from exc.__cause__
+            raise SettingsError(f"{exc} (from {source})") from exc.__cause__
+        problem = _out_of_range(name, coerced[name])
+        if problem is not None:
+            raise SettingsError(f"setting {name}: {coerced[name]!r} {problem} (from {source})")
+        sources[name] = source
     half = _half_pair(coerced.get("access_key_id"), coerced.get("secret_access_key"))
     if half is not None:
         raise SettingsError(_half_pair_message(*half, sources))
-    for name, value in coerced.items():
-        problem = _out_of_range(name, value)
-        if problem is not None:
-            raise SettingsError(f"setting {name}: {value!r} {problem} (from {sources[name]})")
     return Settings(**coerced)
 
 

@@ -302,6 +302,26 @@ def test_settings_bad_config_file(tmp_path: Path, content: str, message: str) ->
         load_settings({}, environ={}, config_file=str(conf))
 
 
+@pytest.mark.parametrize(
+    ("file", "env", "message"),
+    [
+        ("port = true\n", {}, "setting port: True is not a valid int (from config file"),
+        ("port = 99999\n", {}, "setting port: 99999 is not a port (0 to 65535"),
+        ("", {"INVALIDATOR_PORT": "abc"}, "port: 'abc' is not a valid int (from INVALIDATOR_PORT)"),
+        ("", {"INVALIDATOR_PORT": "-5"}, "setting port: -5 is not a port"),
+    ],
+)  # fmt: skip
+def test_settings_a_bad_value_is_refused_also_when_overridden(
+    tmp_path: Path, file: str, env: dict[str, str], message: str
+) -> None:
+    """A broken file or environment value is reported now, though a flag overrides it: it
+    would break the first run without that flag."""
+    conf = tmp_path / "overridden.toml"
+    conf.write_text(file)
+    with pytest.raises(SettingsError, match=re.escape(message)):
+        load_settings({"port": 0}, environ=env, config_file=str(conf))
+
+
 def test_settings_config_file_typed_values(tmp_path: Path) -> None:
     """A file's numbers of the right kind, and quoted numbers, are read (an int is a float)."""
     conf = tmp_path / "ok.toml"

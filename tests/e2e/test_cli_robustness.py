@@ -225,3 +225,18 @@ def test_an_edge_with_an_unusable_control_plane_url_is_a_usage_error(url: str) -
     done = invalidator("edge", "--control-plane", url, env=CREDENTIALS, check=False, timeout=10)
     assert done.returncode == 2, done.stderr
     assert "--control-plane" in done.stderr and "Traceback" not in done.stderr
+
+
+@pytest.mark.parametrize(
+    "args",
+    [["serve", "--port", "0", "--edge-port", "-1"], ["distribution", "list"], ["keys", "list"]],
+)
+def test_a_data_dir_that_is_a_file_is_named_as_such(args: list[str], tmp_path: Any) -> None:
+    """--data-dir naming a regular file: one line saying it is not a directory (mkdir's own
+    error would read "File exists")."""
+    afile = tmp_path / "afile"
+    afile.write_text("not a directory")
+    done = invalidator(*args, "--data-dir", str(afile), check=False)
+    assert done.returncode == 1, done.stderr
+    assert "not a directory" in _one_line_error(done).lower()
+    assert "File exists" not in done.stderr

@@ -21,6 +21,8 @@ from pathlib import Path
 
 import click
 
+from invalidator.store.sqlite import make_data_dir
+
 LOCK_NAME = "serve.lock"
 
 
@@ -33,7 +35,7 @@ def data_dir_lock(data_dir: Path) -> Iterator[Path]:
     """Hold the data directory's serve lock for the duration; DataDirLocked if taken."""
     path = data_dir / LOCK_NAME
     try:
-        data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)  # as the store makes it
+        make_data_dir(data_dir)  # as the store makes it
         fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
     except OSError as exc:
         raise click.ClickException(f"cannot open {path}: {exc.strerror or exc}") from None

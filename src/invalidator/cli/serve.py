@@ -106,5 +106,6 @@ def run(coro: Any) -> None:
 @click.command()
 @settings_options(*SERVE_SETTINGS)
 def serve(**flags: Any) -> None:
-    """Run the control plane (API, store, propagation) and, with --edge-port, an edge."""
+    """Run the control plane (API, store, propagation) and the built-in edge (--edge-port -1:
+    none)."""
     run(serve_forever(settings_from(flags)))

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import json
 import os
 import sqlite3
@@ -75,10 +76,19 @@ _PRIVATE_DIR = 0o700
 _DB_SUFFIXES = ("", "-wal", "-shm")
 
 
+def make_data_dir(data_dir: Path) -> None:
+    """Create the data directory (0700; its parents with the default mode) if missing. An
+    existing non-directory there is NotADirectoryError, whose text says so (mkdir would say
+    "File exists", as if all were well)."""
+    if data_dir.exists() and not data_dir.is_dir():
+        raise NotADirectoryError(errno.ENOTDIR, "not a directory", str(data_dir))
+    data_dir.mkdir(parents=True, exist_ok=True, mode=_PRIVATE_DIR)
+
+
 def _prepare_files(path: Path) -> None:
     """Create the data directory (0700) and the database file (0600) if missing; narrow an
     existing database, -wal or -shm file that others may read to 0600."""
-    path.parent.mkdir(parents=True, exist_ok=True, mode=_PRIVATE_DIR)  # parents: default mode
+    make_data_dir(path.parent)
     os.close(os.open(path, os.O_RDWR | os.O_CREAT, _PRIVATE_FILE))  # a new file is born private
     for suffix in _DB_SUFFIXES:
         file = path.with_name(path.name + suffix)
