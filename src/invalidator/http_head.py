@@ -18,7 +18,10 @@ body while it waits in the pipeline is dropped from it, never run. Bytes are
 counted per chunk received wholly inside one head (the chunk in which a head begins is not
 counted: the bytes before it belong to pipelined requests or a body), so the bound errs by up to
 one chunk in the lenient direction. The deadline does not run against the client while the
-server itself has paused reading (a pipelined request waiting behind one in flight).
+server itself has paused reading (a pipelined request waiting behind one in flight). A client
+that half-closes (shuts its sending side) after its requests still gets their answers, then
+the connection closes; one that disconnects is a gone client to the request in flight too,
+not only to the newest one parsed, as uvicorn has it.
 Used by the control plane's API (`api/http_protocol.py`) and the edge (`edge/fast_http.py`).
 """
 
@@ -62,6 +65,7 @@ class BoundedHeadProtocol(HttpToolsProtocol):
     _head_timer: asyncio.TimerHandle | None = None
     _running: Any = None  # the request cycle whose app runs (uvicorn keeps no reference)
     _deferred: bytes | None = None  # a refusal waiting for the requests before it
+    _peer_done = False  # the client half-closed: answer what it sent, then close
 
     def connection_made(self, transport: Any) -> None:
         """Accept; the first request's head must be complete within the deadline."""
@@ -69,9 +73,26 @@ class BoundedHeadProtocol(HttpToolsProtocol):
         self._arm_head_timer()
 
     def connection_lost(self, exc: Exception | None) -> None:
-        """Release the head deadline with the connection."""
+        """Release the head deadline with the connection. The request whose app runs is told
+        too: uvicorn tells only the newest request parsed, so with one pipelined behind it,
+        the running app's answer was written to the closed transport (a RuntimeError
+        traceback in the log) instead of being dropped as a gone client's."""
         self._cancel_head_timer()
+        running = self._running
+        if running is not None and not running.response_complete:
+            running.disconnected = True
+            running.message_event.set()
         super().connection_lost(exc)
+
+    def eof_received(self) -> bool | None:  # type: ignore[override]  # asyncio.Protocol allows True
+        """The client closed its sending side after its requests (a half-close): they are
+        still answered, then the connection closes. uvicorn let the transport close at once,
+        so a complete request got no answer (or was never run)."""
+        running = self._running
+        if self.pipeline or (running is not None and not running.response_complete):
+            self._peer_done = True
+            return True  # keep the transport open for the answers
+        return None
 
     def data_received(self, data: bytes) -> None:
         """Feed the parser; an unparsable request or a head over the limit is answered here."""
@@ -110,6 +131,13 @@ class BoundedHeadProtocol(HttpToolsProtocol):
         super().on_response_complete()
         if self._deferred is not None:
             self._write_deferred()
+        else:
+            self._close_if_peer_done()
+
+    def _close_if_peer_done(self) -> None:
+        """Close once the half-closed client's last answer is written."""
+        if self._peer_done and not self._busy() and not self.transport.is_closing():
+            self.transport.close()
 
     def on_headers_complete(self) -> None:
         """The head is complete: from here on the app's own deadlines apply."""

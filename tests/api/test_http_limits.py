@@ -7,7 +7,7 @@ import contextlib
 import re
 import socket
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from urllib.parse import urlsplit
 
 import httpx
@@ -360,3 +360,100 @@ def test_the_edge_answers_a_slow_request_before_refusing_the_next(
         (200, "slow"),
         (431, f"The request headers exceed {MAX_HEAD} bytes.\n"),
     ]
+
+
+def _signed_raw(url: str, method: str, path: str, body: bytes = b"") -> bytes:
+    """One botocore-signed request as raw bytes (Host as signed)."""
+    from tests.support.signing import sign_headers
+
+    headers = sign_headers(method, url + path, body)
+    lines = "".join(f"{name}: {value}\r\n" for name, value in headers.items())
+    host = urlsplit(url).netloc
+    return (
+        f"{method} {path} HTTP/1.1\r\nHost: {host}\r\n{lines}Content-Length: {len(body)}\r\n\r\n"
+    ).encode() + body
+
+
+def _batch(reference: str) -> bytes:
+    return (
+        '<InvalidationBatch xmlns="http://cloudfront.amazonaws.com/doc/2020-05-31/"><Paths>'
+        "<Quantity>1</Quantity><Items><Path>/gone</Path></Items></Paths>"
+        f"<CallerReference>{reference}</CallerReference></InvalidationBatch>"
+    ).encode()
+
+
+def _invalidation_refs(server: ServerProcess, dist: str) -> dict[str, str]:
+    listed = server.client().list_invalidations(DistributionId=dist)["InvalidationList"]
+    ids = [item["Id"] for item in listed.get("Items", [])]
+    return {
+        server.client().get_invalidation(DistributionId=dist, Id=i)["Invalidation"][
+            "InvalidationBatch"
+        ]["CallerReference"]: i
+        for i in ids
+    }
+
+
+def test_a_client_leaving_with_a_request_pipelined_is_a_gone_client(
+    start_server: Callable[..., ServerProcess],
+) -> None:
+    """A create with a GET pipelined behind it, then the client closes without reading: the
+    create still commits (it was received whole), and its answer is dropped quietly: no
+    traceback of a write to the closed connection (uvicorn only told the newest request)."""
+    server = start_server()
+    dist = server.create_distribution().id
+    path = f"/2020-05-31/distribution/{dist}/invalidation"
+    references = [f"gone-{n}" for n in range(5)]
+    for reference in references:
+        with _connect(server.url) as sock:
+            sock.sendall(
+                _signed_raw(server.url, "POST", path, _batch(reference))
+                + _signed_raw(server.url, "GET", path)
+            )
+    deadline = time.monotonic() + 10
+    while set(references) - set(_invalidation_refs(server, dist)):
+        assert time.monotonic() < deadline, "a create received whole was not committed"
+        time.sleep(0.05)
+    log = "".join(server.output)
+    assert "Traceback" not in log and "Exception in ASGI application" not in log, log[-3000:]
+
+
+def test_a_half_closed_client_still_gets_its_answer(server: ServerProcess) -> None:
+    """A client that shuts its sending side after a complete request (a half-close) is still
+    answered, then the connection closes; so are two requests pipelined before the
+    half-close, in order."""
+    dist = server.create_distribution().id
+    path = f"/2020-05-31/distribution/{dist}/invalidation"
+    with _connect(server.url) as sock:
+        sock.sendall(_signed_raw(server.url, "POST", path, _batch("half-closed")))
+        sock.shutdown(socket.SHUT_WR)
+        answers = _read_until_closed(sock)
+    assert [a.status_code for a in answers] == [201]
+    assert b"<CallerReference>half-closed</CallerReference>" in answers[0].content
+    with _connect(server.url) as sock:
+        sock.sendall(_signed_raw(server.url, "GET", path) + _signed_raw(server.url, "GET", path))
+        sock.shutdown(socket.SHUT_WR)
+        answers = _read_until_closed(sock)
+    assert [a.status_code for a in answers] == [200, 200]
+
+
+def test_the_edge_answers_a_half_closed_client_too(server: ServerProcess) -> None:
+    """Through the edge: a miss (fetched from the origin) and then a hit, each sent with a
+    half-close, are answered before the connection closes."""
+    from tests.support.origin import Origin
+
+    with Origin() as origin:
+        origin.set("/half", b"half", headers=[("Cache-Control", "max-age=60")], delay=0.3)
+        host = server.create_distribution(origin_url=origin.url).domain_name
+        deadline = time.monotonic() + 10
+        while httpx.get(f"{server.edge_url}/", headers={"Host": host}).text.startswith("No "):
+            assert time.monotonic() < deadline, "the edge never learned the distribution"
+            time.sleep(0.05)
+        for expected in ("Miss", "Hit"):
+            with _connect(server.edge_url) as sock:
+                sock.sendall(f"GET /half HTTP/1.1\r\nHost: {host}\r\n\r\n".encode())
+                sock.shutdown(socket.SHUT_WR)
+                started = time.monotonic()
+                answers = _read_until_closed(sock)
+            assert [(a.status_code, a.content) for a in answers] == [(200, b"half")]
+            assert answers[0].headers["x-cache"].startswith(expected)
+            assert time.monotonic() - started < 3  # closed after the answer, not at a timeout

@@ -109,6 +109,8 @@ class EdgeHttpProtocol(BoundedHeadProtocol):
             )
         if self._deferred is not None:
             self._write_deferred()
+        else:
+            self._close_if_peer_done()
 
     def _keep_alive_due(self) -> None:
         """Close a connection idle for the whole keep-alive timeout; else wait out the rest."""
