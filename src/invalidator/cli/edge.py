@@ -18,13 +18,7 @@ from invalidator.cli.options import (
     settings_options,
 )
 from invalidator.cli.serve import run
-from invalidator.cli.servers import (
-    Shutdown,
-    bound_port,
-    freeze_startup_heap,
-    start_server,
-    uvicorn_server,
-)
+from invalidator.cli.servers import Shutdown, bound_port, start_server, uvicorn_server
 from invalidator.edge.fast_http import EdgeHttpProtocol
 from invalidator.edge.link import HttpLink
 from invalidator.http_head import with_limits
@@ -78,7 +72,6 @@ async def run_edge(settings: Settings) -> None:
         bound = bound_port(server)
         node.agent.name = settings.edge_name or default_edge_name(host, bound)
         node.agent.url = http_url(host, bound)
-        freeze_startup_heap()
         # Registration retries until the control plane answers: a stop request ends it too.
         starting = asyncio.create_task(node.start())
         stopped = asyncio.create_task(shutdown.requested.wait())

@@ -14,13 +14,7 @@ import click
 from invalidator.api.http_protocol import ApiHttpProtocol
 from invalidator.cli.data_lock import data_dir_lock
 from invalidator.cli.options import SERVE_SETTINGS, settings_from, settings_options
-from invalidator.cli.servers import (
-    Shutdown,
-    bound_port,
-    freeze_startup_heap,
-    start_server,
-    uvicorn_server,
-)
+from invalidator.cli.servers import Shutdown, bound_port, start_server, uvicorn_server
 from invalidator.domain.clock import SystemClock
 from invalidator.domain.ids import RandomIds
 from invalidator.edge.fast_http import EdgeHttpProtocol
@@ -84,7 +78,6 @@ async def _serve_locked(settings: Settings, shutdown: Shutdown) -> None:
             edge.agent.name = settings.edge_name or f"builtin-{edge_server_host}-{port}"
             edge.agent.url = http_url(edge_server_host, port)
             await edge.start()
-        freeze_startup_heap()
         sys.stdout.flush()
         await asyncio.gather(*tasks)
     finally:
