@@ -80,9 +80,19 @@ def make_data_dir(data_dir: Path) -> None:
     """Create the data directory (0700; its parents with the default mode) if missing. An
     existing non-directory there is NotADirectoryError, whose text says so (mkdir would say
     "File exists", as if all were well)."""
-    if data_dir.exists() and not data_dir.is_dir():
-        raise NotADirectoryError(errno.ENOTDIR, "not a directory", str(data_dir))
-    data_dir.mkdir(parents=True, exist_ok=True, mode=_PRIVATE_DIR)
+    try:
+        data_dir.mkdir(parents=True, exist_ok=True, mode=_PRIVATE_DIR)
+    except FileExistsError:  # with exist_ok, only for something that is not a directory
+        raise NotADirectoryError(errno.ENOTDIR, "not a directory", str(data_dir)) from None
+
+
+_ParsedRow = tuple[tuple[Any, ...], Distribution]
+
+
+def _reuse(cache: dict[str, _ParsedRow], row: tuple[Any, ...]) -> _ParsedRow:
+    """`row` with its Distribution: the cached one while the row is unchanged, else parsed."""
+    cached = cache.get(row[0])
+    return cached if cached is not None and cached[0] == row else (row, distribution_from_row(row))
 
 
 def _prepare_files(path: Path) -> None:
@@ -149,7 +159,7 @@ class SqliteStore:
         except (sqlite3.Error, OSError) as exc:  # SchemaTooNew passes through as it is
             raise StoreOpenError(f"cannot open the store {path}: {exc}") from exc
         self._read_lock = threading.Lock()
-        self._parsed: dict[str, tuple[tuple[Any, ...], Distribution]] = {}
+        self._parsed: dict[str, _ParsedRow] = {}
         self._parsed_keys: dict[str, tuple[tuple[Any, ...], AccessKey]] = {}
         self._writer = GroupCommitWriter(write_conn, _BUSY_TIMEOUT_MS)
 
@@ -177,15 +187,20 @@ class SqliteStore:
         """The Distribution of a row, parsed again only when the row changed: its config is a
         JSON document of kilobytes, and the distribution writes check every stored one (an
         unchanged row costs a comparison, not a parse). Shared objects: never mutated."""
-        row = tuple(row)
-        cached = self._parsed.get(row[0])
-        if cached is not None and cached[0] == row:
-            return cached[1]
-        distribution = distribution_from_row(row)
-        if len(self._parsed) > _PARSED_CACHE:
+        entry = _reuse(self._parsed, tuple(row))
+        if len(self._parsed) > _PARSED_CACHE:  # ids read one by one, none listed since
             self._parsed.clear()
-        self._parsed[row[0]] = (row, distribution)
-        return distribution
+        self._parsed[entry[0][0]] = entry
+        return entry[1]
+
+    def _every_distribution(self, rows: Sequence[Sequence[Any]]) -> list[Distribution]:
+        """The Distributions of a full listing; the cache then holds exactly these rows, so a
+        deleted distribution leaves it and it never outgrows the store (a bound checked while
+        listing would clear it again and again above that many distributions)."""
+        old = self._parsed
+        kept = {row[0]: _reuse(old, row) for row in map(tuple, rows)}
+        self._parsed = kept  # replaced whole: the writer thread may list while the loop reads
+        return [entry[1] for entry in kept.values()]
 
     async def get_distribution(self, distribution_id: str) -> Distribution | None:
         """The distribution, or None (always read, so a change by another process counts)."""
@@ -199,13 +214,13 @@ class SqliteStore:
         rows = self._query(
             f"SELECT {DISTRIBUTION_COLUMNS} FROM distributions ORDER BY created_at, id"
         )
-        return [self._distribution(r) for r in rows]
+        return self._every_distribution(rows)
 
     def _all_distributions(self, conn: sqlite3.Connection) -> list[Distribution]:
         rows = conn.execute(
             f"SELECT {DISTRIBUTION_COLUMNS} FROM distributions ORDER BY created_at, id"
         ).fetchall()
-        return [self._distribution(r) for r in rows]
+        return self._every_distribution(rows)
 
     @staticmethod
     def _upsert_distribution(conn: sqlite3.Connection, distribution: Distribution) -> None:
