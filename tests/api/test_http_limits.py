@@ -15,6 +15,7 @@ import pytest
 
 from tests.support.envelope import assert_error
 from tests.support.server import ServerProcess, server_env
+from tests.support.signing import batch_xml, sign_headers
 
 NOT_HTTP = re.compile(r"The request is not valid HTTP/1\.1: .+\.")
 MAX_HEAD = 64 * 1024
@@ -62,6 +63,16 @@ def _response(raw: bytes) -> httpx.Response:
 
 
 PATH = "/2020-05-31/distribution/EDFDVBD6EXAMPLE/invalidation"
+
+
+def _until_edge_serves(edge_url: str, host: str) -> None:
+    """Wait until the edge knows the distribution of `host` (it learns it from the log)."""
+    deadline = time.monotonic() + 10
+    while httpx.get(f"{edge_url}/", headers={"Host": host}).text.startswith("No distribution"):
+        assert time.monotonic() < deadline, f"the edge never learned {host}"
+        time.sleep(0.05)
+
+
 UNPARSABLE = {
     "unknown-method": f"FOO {PATH} HTTP/1.1\r\nHost: x\r\n\r\n".encode(),
     "content-length-not-a-number": f"POST {PATH} HTTP/1.1\r\nHost: x\r\n"
@@ -247,8 +258,6 @@ def test_a_head_queued_behind_a_slow_request_is_not_timed_out(
 ) -> None:
     """On the edge: a request whose origin takes 2.5 s (the head deadline is 1 s), with two
     more pipelined behind it, the last split across sends: all three answered in order."""
-    import httpx as client
-
     from tests.support.origin import Origin
 
     with Origin() as origin:
@@ -256,10 +265,7 @@ def test_a_head_queued_behind_a_slow_request_is_not_timed_out(
         origin.set("/fast", b"fast", headers=[("Cache-Control", "no-store")])
         dist = quick_server.create_distribution(origin_url=origin.url)
         host = dist.domain_name
-        for _ in range(100):
-            if client.get(f"{quick_server.edge_url}/fast", headers={"Host": host}).is_success:
-                break
-            time.sleep(0.05)
+        _until_edge_serves(quick_server.edge_url, host)
         request = lambda path: f"GET {path} HTTP/1.1\r\nHost: {host}\r\n\r\n".encode()  # noqa: E731
         with _connect(quick_server.edge_url) as sock:
             sock.sendall(request("/slow"))
@@ -338,10 +344,7 @@ def test_the_edge_answers_a_slow_request_before_refusing_the_next(
         origin.set("/slow", b"slow", headers=[("Cache-Control", "no-store")], delay=1.5)
         origin.set("/fast", b"fast", headers=[("Cache-Control", "no-store")])
         host = quick_server.create_distribution(origin_url=origin.url).domain_name
-        for _ in range(100):
-            if httpx.get(f"{quick_server.edge_url}/fast", headers={"Host": host}).is_success:
-                break
-            time.sleep(0.05)
+        _until_edge_serves(quick_server.edge_url, host)
         slow = f"GET /slow HTTP/1.1\r\nHost: {host}\r\n\r\n".encode()
         with _connect(quick_server.edge_url) as sock:
             sock.sendall(slow + b"FOO / HTTP/1.1\r\n\r\n")
@@ -364,22 +367,12 @@ def test_the_edge_answers_a_slow_request_before_refusing_the_next(
 
 def _signed_raw(url: str, method: str, path: str, body: bytes = b"") -> bytes:
     """One botocore-signed request as raw bytes (Host as signed)."""
-    from tests.support.signing import sign_headers
-
     headers = sign_headers(method, url + path, body)
     lines = "".join(f"{name}: {value}\r\n" for name, value in headers.items())
     host = urlsplit(url).netloc
     return (
         f"{method} {path} HTTP/1.1\r\nHost: {host}\r\n{lines}Content-Length: {len(body)}\r\n\r\n"
     ).encode() + body
-
-
-def _batch(reference: str) -> bytes:
-    return (
-        '<InvalidationBatch xmlns="http://cloudfront.amazonaws.com/doc/2020-05-31/"><Paths>'
-        "<Quantity>1</Quantity><Items><Path>/gone</Path></Items></Paths>"
-        f"<CallerReference>{reference}</CallerReference></InvalidationBatch>"
-    ).encode()
 
 
 def _invalidation_refs(server: ServerProcess, dist: str) -> dict[str, str]:
@@ -406,7 +399,7 @@ def test_a_client_leaving_with_a_request_pipelined_is_a_gone_client(
     for reference in references:
         with _connect(server.url) as sock:
             sock.sendall(
-                _signed_raw(server.url, "POST", path, _batch(reference))
+                _signed_raw(server.url, "POST", path, batch_xml(["/gone"], reference))
                 + _signed_raw(server.url, "GET", path)
             )
     deadline = time.monotonic() + 10
@@ -424,7 +417,7 @@ def test_a_half_closed_client_still_gets_its_answer(server: ServerProcess) -> No
     dist = server.create_distribution().id
     path = f"/2020-05-31/distribution/{dist}/invalidation"
     with _connect(server.url) as sock:
-        sock.sendall(_signed_raw(server.url, "POST", path, _batch("half-closed")))
+        sock.sendall(_signed_raw(server.url, "POST", path, batch_xml(["/gone"], "half-closed")))
         sock.shutdown(socket.SHUT_WR)
         answers = _read_until_closed(sock)
     assert [a.status_code for a in answers] == [201]
@@ -444,10 +437,7 @@ def test_the_edge_answers_a_half_closed_client_too(server: ServerProcess) -> Non
     with Origin() as origin:
         origin.set("/half", b"half", headers=[("Cache-Control", "max-age=60")], delay=0.3)
         host = server.create_distribution(origin_url=origin.url).domain_name
-        deadline = time.monotonic() + 10
-        while httpx.get(f"{server.edge_url}/", headers={"Host": host}).text.startswith("No "):
-            assert time.monotonic() < deadline, "the edge never learned the distribution"
-            time.sleep(0.05)
+        _until_edge_serves(server.edge_url, host)
         for expected in ("Miss", "Hit"):
             with _connect(server.edge_url) as sock:
                 sock.sendall(f"GET /half HTTP/1.1\r\nHost: {host}\r\n\r\n".encode())
