@@ -386,10 +386,12 @@ def test_serve_applies_flag_env_and_file_layers(start_server: StartServer, tmp_p
 
 @pytest.mark.slow
 @pytest.mark.parametrize(
-    "content", ["port = [", "colour = 'blue'\n", "max_batch_paths = 'x'\n", None]
+    "content",
+    ["port = [", "colour = 'blue'\n", "max_batch_paths = 'x'\n", "port = true\n", None],
 )
 def test_serve_with_bad_config_is_a_usage_error(tmp_path: Path, content: str | None) -> None:
-    """A broken, unknown-key, mistyped or missing config file: exit 2 and a one-line error."""
+    """A broken, unknown-key, mistyped or missing config file: exit 2 and a one-line error;
+    also for a value the `--port` flag overrides (`port = true`)."""
     conf = tmp_path / "bad.toml"
     if content is not None:
         conf.write_text(content)
