@@ -295,13 +295,15 @@ def test_terraform_creates_plans_updates_and_destroys_a_distribution(
         )
         assert fetch().content == b"v2"
 
-        # An update in place (same Id) to a much richer config, read back without drift too;
-        # then destroy: disabled, waited for, deleted.
+        # An update in place (same Id) to a much richer config, through the provider's default
+        # deployment waiter (GetDistribution until Deployed, after its first 30 s delay), read
+        # back without drift too; then destroy: disabled, waited for, deleted.
         rich = {"enabled": "false", "comment": '"retired"', "price_class": '"PriceClass_100"',
                 "http_version": '"http2and3"', "is_ipv6_enabled": "true",
-                "default_root_object": '"index.html"'}  # fmt: skip
+                "default_root_object": '"index.html"', "wait_for_deployment": "true"}  # fmt: skip
         terraform.write(_config(version, server.url, origin.port, alias, RICH, **rich))
         terraform.run("apply", "-auto-approve")
+        assert client.get_distribution(Id=dist_id)["Distribution"]["Status"] == "Deployed"
         updated = terraform.state()
         assert updated["id"] == dist_id
         stored = client.get_distribution(Id=dist_id)
