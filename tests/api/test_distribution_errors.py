@@ -150,6 +150,14 @@ def _aliases(config: dict[str, Any], *names: str) -> dict[str, Any]:
     return {**config, "Aliases": {"Quantity": len(names), "Items": list(names)}}
 
 
+GET_ONLY = {"Quantity": 1, "Items": ["GET"], "CachedMethods": {"Quantity": 1, "Items": ["GET"]}}
+
+
+def _error_response(config: dict[str, Any], **response: Any) -> dict[str, Any]:
+    """`config` with one custom error response."""
+    return {**config, "CustomErrorResponses": {"Quantity": 1, "Items": [response]}}
+
+
 def _with_behavior(config: dict[str, Any], **changes: Any) -> dict[str, Any]:
     """`config` plus one legacy-settings cache behavior for `/p/*`, changed by `changes`."""
     behavior = {
@@ -287,6 +295,34 @@ def _many_behaviors(config: dict[str, Any], count: int) -> dict[str, Any]:
             "TTL order in a cache behavior",
             lambda: _with_behavior(fresh_config(), MinTTL=100, DefaultTTL=10, MaxTTL=1000),
             "InvalidTTLOrder",
+            400,
+        ),
+        (
+            "custom error response for 200",
+            lambda: _error_response(fresh_config(), ErrorCode=200),
+            "InvalidErrorCode",
+            400,
+        ),
+        (
+            "custom error response answering 999",
+            lambda: _error_response(
+                fresh_config(), ErrorCode=404, ResponseCode="999", ResponsePagePath="/404.html"
+            ),
+            "InvalidResponseCode",
+            400,
+        ),
+        (
+            "custom error page without a slash",
+            lambda: _error_response(
+                fresh_config(), ErrorCode=404, ResponseCode="404", ResponsePagePath="404.html"
+            ),
+            "InvalidRelativePath",
+            400,
+        ),
+        (
+            "AllowedMethods GET only",
+            lambda: _with_behavior(fresh_config(), AllowedMethods=GET_ONLY),
+            "InvalidArgument",
             400,
         ),
         (
@@ -453,6 +489,7 @@ def test_bad_updates(server: ServerProcess) -> None:
         (_with_behavior(config, MinTTL=5, DefaultTTL=1), "InvalidTTLOrder", 400),
         (_header(config, "Transfer-Encoding", "chunked"), "InvalidArgument", 400),
         (_custom(config, HTTPPort=8), "InvalidArgument", 400),
+        (_error_response(config, ErrorCode=302), "InvalidErrorCode", 400),
     ]
     for bad, code, status in refused:
         with pytest.raises(ClientError) as caught:

@@ -13,9 +13,12 @@ from invalidator.domain.config_rules import alias_key, check_config
 from invalidator.domain.errors import (
     InvalidArgument,
     InvalidDefaultRootObject,
+    InvalidErrorCode,
     InvalidOrigin,
     InvalidOriginKeepaliveTimeout,
     InvalidOriginReadTimeout,
+    InvalidRelativePath,
+    InvalidResponseCode,
     InvalidTTLOrder,
     NoSuchContinuousDeploymentPolicy,
     NoSuchOrigin,
@@ -71,6 +74,26 @@ def _behavior(config: dict[str, Any], index: int) -> dict[str, Any]:
     else:
         behavior = config["CacheBehaviors"]["Items"][index]
     return behavior
+
+
+def _methods(config: dict[str, Any], allowed: list[str], cached: list[str]) -> None:
+    """The default behavior allows `allowed` and caches `cached`."""
+    config["DefaultCacheBehavior"]["AllowedMethods"] = {
+        "Quantity": len(allowed), "Items": allowed,
+        "CachedMethods": {"Quantity": len(cached), "Items": cached},
+    }  # fmt: skip
+
+
+def _error_page(config: dict[str, Any], **response: Any) -> None:
+    """One custom error response (API_AND_ASSETS has one: it is replaced)."""
+    config["CustomErrorResponses"] = {"Quantity": 1, "Items": [response]}
+
+
+def _all_headers(config: dict[str, Any], min_ttl: int) -> None:
+    """The first cache behavior of API_AND_ASSETS forwards every header."""
+    behavior = _behavior(config, 0)
+    behavior["ForwardedValues"]["Headers"] = {"Quantity": 1, "Items": ["*"]}
+    behavior.update(MinTTL=min_ttl, DefaultTTL=max(min_ttl, 0), MaxTTL=max(min_ttl, 0))
 
 
 def _more(config: dict[str, Any], key: str, count: int, field: str, value: str) -> None:
@@ -273,6 +296,42 @@ REFUSED: list[tuple[str, dict[str, Any], Change, type[ServiceError], str]] = [
      TooManyHeadersInForwardedValues, "11 headers"),
     ("11 query string keys", API_AND_ASSETS, lambda c: _forwarded(c, "query", 11),
      TooManyQueryStringParameters, "11 query string keys"),
+    # methods
+    ("GET alone", MINIMAL, lambda c: _methods(c, ["GET"], ["GET"]),
+     InvalidArgument, "AllowedMethods"),
+    ("POST without the others", MINIMAL, lambda c: _methods(c, ["GET", "HEAD", "POST"],
+     ["GET", "HEAD"]), InvalidArgument, "AllowedMethods"),
+    ("PUT cached", MINIMAL, lambda c: _methods(c, ["GET", "HEAD", "OPTIONS", "PUT", "POST",
+     "PATCH", "DELETE"], ["GET", "HEAD", "PUT"]), InvalidArgument, "CachedMethods"),
+    ("OPTIONS cached, not allowed", MINIMAL,
+     lambda c: _methods(c, ["GET", "HEAD"], ["GET", "HEAD", "OPTIONS"]),
+     InvalidArgument, "CachedMethods"),
+    ("MinTTL with every header forwarded", API_AND_ASSETS, lambda c: _all_headers(c, 5),
+     InvalidArgument, "MinTTL must be 0"),
+    # origin shield
+    ("Origin Shield without a Region", MINIMAL,
+     lambda c: _origin(c).update(OriginShield={"Enabled": True}),
+     InvalidArgument, "OriginShieldRegion"),
+    # custom error responses
+    ("error page for 200", API_AND_ASSETS, lambda c: _error_page(c, ErrorCode=200),
+     InvalidErrorCode, "ErrorCode 200"),
+    ("error page for 410", API_AND_ASSETS, lambda c: _error_page(c, ErrorCode=410),
+     InvalidErrorCode, "ErrorCode 410"),
+    ("answering 999", API_AND_ASSETS,
+     lambda c: _error_page(c, ErrorCode=404, ResponseCode="999", ResponsePagePath="/e.html"),
+     InvalidResponseCode, "'999'"),
+    ("answering text", API_AND_ASSETS,
+     lambda c: _error_page(c, ErrorCode=404, ResponseCode="abc", ResponsePagePath="/e.html"),
+     InvalidResponseCode, "'abc'"),
+    ("page not from /", API_AND_ASSETS,
+     lambda c: _error_page(c, ErrorCode=404, ResponseCode="200", ResponsePagePath="e.html"),
+     InvalidRelativePath, "'e.html'"),
+    ("response code without a page", API_AND_ASSETS,
+     lambda c: _error_page(c, ErrorCode=503, ResponseCode="200"),
+     InvalidArgument, "together"),
+    ("page without a response code", API_AND_ASSETS,
+     lambda c: _error_page(c, ErrorCode=503, ResponsePagePath="/e.html"),
+     InvalidArgument, "together"),
 ]  # fmt: skip
 
 
@@ -321,6 +380,21 @@ ACCEPTED: list[tuple[str, dict[str, Any], Change]] = [
      lambda c: _more(c, "CacheBehaviors", 75, "PathPattern", "/p{}/*")),
     ("10 cookie names, headers, query string keys", API_AND_ASSETS,
      lambda c: [_forwarded(c, what, 10) for what in ("cookie", "header", "query")]),
+    ("each of CloudFront's method sets", MINIMAL,
+     lambda c: _methods(c, ["HEAD", "GET", "OPTIONS"], ["GET", "HEAD", "OPTIONS"])),
+    ("every method, GET and HEAD cached", MINIMAL,
+     lambda c: _methods(c, ["DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT"],
+                        ["HEAD", "GET"])),
+    ("every header forwarded, MinTTL 0", API_AND_ASSETS, lambda c: _all_headers(c, 0)),
+    ("Origin Shield with its Region, or off", MINIMAL,
+     lambda c: [_origin(c).update(OriginShield={"Enabled": True,
+                                                "OriginShieldRegion": "us-east-2"}),
+                _more(c, "Origins", 2, "Id", "o{}"),
+                _origin(c, 1).update(OriginShield={"Enabled": False})]),
+    ("caching an error for a minute, no page", API_AND_ASSETS,
+     lambda c: _error_page(c, ErrorCode=504, ErrorCachingMinTTL=60)),
+    ("a 404 answered 200 with the app's page", API_AND_ASSETS,
+     lambda c: _error_page(c, ErrorCode=404, ResponseCode="200", ResponsePagePath="/index.html")),
     ("11 names that do not apply (cookies not whitelisted, no query string)", API_AND_ASSETS,
      lambda c: [_forwarded(c, "cookie", 11), _forwarded(c, "query", 11),
                 _behavior(c, 0)["ForwardedValues"]["Cookies"].update(Forward="all"),

@@ -27,12 +27,21 @@ config it would refuse is refused here too and never reaches the store or an edg
              names / headers / query string keys  TooManyCookieNamesInWhiteList /
                                                   TooManyHeadersInForwardedValues /
                                                   TooManyQueryStringParameters
+             AllowedMethods / CachedMethods not
+             one of CloudFront's sets; MinTTL > 0
+             with every header forwarded          InvalidArgument
+    Origins: Origin Shield without its Region     InvalidArgument
+    CustomErrorResponses: ErrorCode               InvalidErrorCode
+             ResponseCode                         InvalidResponseCode
+             ResponsePagePath not from `/`        InvalidRelativePath
+             one of the two without the other     InvalidArgument
     ContinuousDeploymentPolicyId set              NoSuchContinuousDeploymentPolicy
 
 Sources: the member documentation of botocore's CloudFront model (the API reference), the
 Developer Guide ("Values that you specify when you create or update a distribution",
 "Quotas", "Add custom headers to origin requests", "Using custom URLs by adding alternate
-domain names") and CloudFront's error messages as users report them. The counts are
+domain names", "Generate custom error responses": the status codes CloudFront's console offers)
+and CloudFront's error messages as users report them. The counts are
 CloudFront's default quotas (adjustable there on request, fixed here).
 """
 
@@ -45,9 +54,12 @@ from typing import Any
 from invalidator.domain.errors import (
     InvalidArgument,
     InvalidDefaultRootObject,
+    InvalidErrorCode,
     InvalidOrigin,
     InvalidOriginKeepaliveTimeout,
     InvalidOriginReadTimeout,
+    InvalidRelativePath,
+    InvalidResponseCode,
     InvalidTTLOrder,
     NoSuchContinuousDeploymentPolicy,
     NoSuchOrigin,
@@ -101,6 +113,17 @@ _ALIAS = re.compile(rf"(?:\*\.)?{_LABEL}(?:\.{_LABEL})+")  # a leading `*.` wild
 _ORIGIN_HOST = re.compile(r"[A-Za-z0-9]([A-Za-z0-9.\-]*[A-Za-z0-9])?|\[[0-9A-Fa-f:]+\]")
 _ROOT_OBJECT = re.compile(r"[A-Za-z0-9_\-.*$/~\"'@:+&]*")
 _TTLS = ("MinTTL", "DefaultTTL", "MaxTTL")
+# AllowedMethods: "There are three choices"; CachedMethods: "two choices" (API reference).
+_ALLOWED_METHODS = (
+    frozenset({"GET", "HEAD"}),
+    frozenset({"GET", "HEAD", "OPTIONS"}),
+    frozenset({"GET", "HEAD", "OPTIONS", "PUT", "POST", "PATCH", "DELETE"}),
+)
+_CACHED_METHODS = _ALLOWED_METHODS[:2]
+# The origin statuses a custom error response may replace, and the statuses it may answer
+# with (Developer Guide, "Generate custom error responses"; the console's choices).
+ERROR_CODES = frozenset({400, 403, 404, 405, 414, 416, 500, 501, 502, 503, 504})
+RESPONSE_CODES = frozenset({"200"} | {str(code) for code in ERROR_CODES})
 _ORIGIN_KINDS = ("S3OriginConfig", "CustomOriginConfig", "VpcOriginConfig")
 
 
@@ -114,6 +137,8 @@ def check_config(config: Mapping[str, Any]) -> None:
     group_ids = _check_origin_groups(config, origin_ids)
     for behavior in _behaviors(config):
         _check_behavior(behavior, origin_ids | group_ids)
+    for response in _items(config.get("CustomErrorResponses")):
+        _check_error_response(response)
     if config.get("ContinuousDeploymentPolicyId"):
         # No continuous deployment policies exist here (the API to create them is not served).
         raise NoSuchContinuousDeploymentPolicy()
@@ -232,6 +257,15 @@ def _check_origin(origin: Mapping[str, Any]) -> None:
             "The parameter ResponseCompletionTimeout must be greater than or equal to "
             "OriginReadTimeout."
         )
+    shield = origin.get("OriginShield")
+    if (
+        isinstance(shield, Mapping)
+        and shield.get("Enabled")
+        and not shield.get("OriginShieldRegion")
+    ):
+        raise InvalidArgument(
+            "The parameter OriginShieldRegion is required when Origin Shield is enabled."
+        )
     _check_custom_headers(_items(origin.get("CustomHeaders")))
 
 
@@ -319,6 +353,60 @@ def _check_behavior(behavior: Mapping[str, Any], targets: set[str]) -> None:
     if isinstance(forwarded, Mapping):
         for names, what, error in _forwarded_names(forwarded):
             _check_count(_items(names), MAX_FORWARDED_NAMES, what, error, "cache behavior")
+        if "*" in _items(forwarded.get("Headers")) and (behavior.get("MinTTL") or 0) > 0:
+            raise InvalidArgument(  # "You must specify 0 for MinTTL if you ... forward all"
+                "The parameter MinTTL must be 0 when all headers are forwarded (Headers: *)."
+            )
+    _check_methods(behavior.get("AllowedMethods"))
+
+
+def _check_methods(allowed: Any) -> None:
+    """AllowedMethods and CachedMethods: one of CloudFront's sets each, the cached ones among
+    the allowed ones."""
+    if not isinstance(allowed, Mapping):
+        return  # filled with GET and HEAD (api/wire/distribution_defaults.py)
+    methods = frozenset(map(str, _items(allowed)))
+    if methods not in _ALLOWED_METHODS:
+        raise InvalidArgument(
+            f"The parameter AllowedMethods {sorted(methods)} is not valid: allow GET and HEAD; "
+            "GET, HEAD and OPTIONS; or GET, HEAD, OPTIONS, PUT, POST, PATCH and DELETE."
+        )
+    cached = allowed.get("CachedMethods")
+    if isinstance(cached, Mapping):
+        names = frozenset(map(str, _items(cached)))
+        if names not in _CACHED_METHODS or not names <= methods:
+            raise InvalidArgument(
+                f"The parameter CachedMethods {sorted(names)} is not valid: cache GET and "
+                "HEAD, or GET, HEAD and OPTIONS (when OPTIONS is allowed)."
+            )
+
+
+# --- custom error responses ------------------------------------------------------------------
+
+
+def _check_error_response(response: Mapping[str, Any]) -> None:
+    code = response.get("ErrorCode")
+    if code not in ERROR_CODES:
+        raise InvalidErrorCode(
+            f"The parameter ErrorCode {code} is not valid: custom error responses are for "
+            f"{', '.join(map(str, sorted(ERROR_CODES)))}."
+        )
+    answer = str(response.get("ResponseCode") or "")
+    page = str(response.get("ResponsePagePath") or "")
+    if answer and answer not in RESPONSE_CODES:
+        raise InvalidResponseCode(
+            f"The parameter ResponseCode {answer[:20]!r} is not valid: use 200 or one of "
+            f"{', '.join(map(str, sorted(ERROR_CODES)))}."
+        )
+    if page and not page.startswith("/"):
+        raise InvalidRelativePath(
+            f"The parameter ResponsePagePath {page[:100]!r} must begin with a slash (/)."
+        )
+    if bool(answer) != bool(page):
+        raise InvalidArgument(
+            "The parameters ResponseCode and ResponsePagePath of a custom error response "
+            "must be specified together."
+        )
 
 
 def _forwarded_names(forwarded: Mapping[str, Any]) -> Iterator[tuple[Any, str, type[ServiceError]]]:

@@ -213,6 +213,20 @@ class TooManyQueryStringParameters(SenderError):
     default_message = "Your request contains too many query string parameters."
 
 
+class InvalidErrorCode(SenderError):
+    default_message = "An invalid error code was specified."
+
+
+class InvalidResponseCode(SenderError):
+    default_message = "A response code is not valid."
+
+
+class InvalidRelativePath(SenderError):
+    default_message = (
+        "The relative path is too big, is not URL-encoded, or does not begin with a slash (/)."
+    )
+
+
 class InvalidOriginReadTimeout(SenderError):
     default_message = "The read timeout specified for the origin is not valid."
 
