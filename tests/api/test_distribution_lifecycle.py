@@ -269,6 +269,8 @@ def test_paging_survives_deletes_between_pages(start_server: StartServer) -> Non
         if number == 0:
             assert listed["NextMarker"] == ids[1]
             for gone in (ids[1], ids[4]):  # the marker itself, and one on a later page
+                deployed = cf.get_waiter("distribution_deployed")  # else DistributionNotDisabled
+                deployed.wait(Id=gone, WaiterConfig={"Delay": 1, "MaxAttempts": 20})
                 cf.delete_distribution(Id=gone, IfMatch=made[gone])
     assert walked == [ids[0], ids[1], ids[2], ids[3], ids[5], ids[6]]
     direct = cf.list_distributions(Marker=ids[1], MaxItems="100")["DistributionList"]

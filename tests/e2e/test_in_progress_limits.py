@@ -6,19 +6,15 @@ frozen with SIGSTOP, so nothing it must purge can complete until it is thawed (S
 
 from __future__ import annotations
 
-import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable
 
-import pytest
-
-from tests.support.edge_process import EdgeProcess
+from tests.support.edge_process import Stalled
 from tests.support.envelope import assert_error
 from tests.support.server import ServerProcess, server_env
-from tests.support.signing import SignedClient, batch_xml
+from tests.support.signing import batch_xml
 
 StartServer = Callable[..., ServerProcess]
 FILES_MESSAGE = (
@@ -31,55 +27,10 @@ WILDCARDS_MESSAGE = (
 )
 
 
-@dataclass
-class Stalled:
-    """A control plane whose only edge is frozen while holding a live lease."""
-
-    server: ServerProcess
-    edge: EdgeProcess
-    api: SignedClient
-
-    def thaw(self) -> None:
-        """Let the edge run again (it catches up and acknowledges)."""
-        assert self.edge.proc is not None
-        self.edge.proc.send_signal(signal.SIGCONT)
-
-    def status(self, dist_id: str, inv_id: str) -> str:
-        """The invalidation's Status as GetInvalidation reports it."""
-        got = self.api.send("GET", f"/2020-05-31/distribution/{dist_id}/invalidation/{inv_id}")
-        assert got.status_code == 200, got.text
-        return got.text.split("<Status>")[1].split("</Status>")[0]
-
-
 def _id(response: object) -> str:
     text = getattr(response, "text", "")
     assert getattr(response, "status_code", 0) == 201, text
     return str(text.split("<Id>")[1].split("</Id>")[0])
-
-
-@pytest.fixture
-def stalled(start_server: StartServer) -> Iterator[Stalled]:
-    """Server (no built-in edge, 60 s leases, limits 4 files / 2 wildcards) + a frozen edge."""
-    limits = ["--max-in-progress-files", "4", "--max-in-progress-wildcards", "2"]
-    srv = start_server(args=["--edge-port", "-1", "--lease-seconds", "60", *limits])
-    edge = EdgeProcess(srv.url).spawn().wait_ready()
-    api = SignedClient(srv.url)
-    try:
-        deadline = time.monotonic() + 15
-        while True:
-            edges = api.send("GET", "/_invalidator/edges").json()["edges"]
-            if edges and edges[0]["lease"] == "live" and edges[0]["heartbeats"] >= 1:
-                break
-            assert time.monotonic() < deadline, edges
-            time.sleep(0.1)
-        assert edge.proc is not None
-        edge.proc.send_signal(signal.SIGSTOP)
-        yield Stalled(srv, edge, api)
-    finally:
-        if edge.proc is not None and edge.proc.poll() is None:
-            edge.proc.send_signal(signal.SIGCONT)
-        edge.kill()
-        api.close()
 
 
 def test_limits_count_earlier_in_progress_invalidations(stalled: Stalled) -> None:

@@ -9,7 +9,8 @@ import sys
 from dataclasses import dataclass, field
 
 from tests.support.child import kill, wait_for_output
-from tests.support.server import server_env
+from tests.support.server import ServerProcess, server_env
+from tests.support.signing import SignedClient
 
 _LISTENING = re.compile(r"invalidator edge listening on (http://\S+)")
 
@@ -70,3 +71,23 @@ class EdgeProcess:
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
         return self.proc.wait(15)
+
+
+@dataclass
+class Stalled:
+    """A control plane whose only edge is frozen while holding a live lease."""
+
+    server: ServerProcess
+    edge: EdgeProcess
+    api: SignedClient
+
+    def thaw(self) -> None:
+        """Let the edge run again (it catches up and acknowledges)."""
+        assert self.edge.proc is not None
+        self.edge.proc.send_signal(signal.SIGCONT)
+
+    def status(self, dist_id: str, inv_id: str) -> str:
+        """The invalidation's Status as GetInvalidation reports it."""
+        got = self.api.send("GET", f"/2020-05-31/distribution/{dist_id}/invalidation/{inv_id}")
+        assert got.status_code == 200, got.text
+        return got.text.split("<Status>")[1].split("</Status>")[0]

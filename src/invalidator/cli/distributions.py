@@ -6,6 +6,8 @@ work whether or not a server is running, and a running server sees the change at
 
 from __future__ import annotations
 
+import asyncio
+import time
 from typing import Any
 
 import click
@@ -14,6 +16,7 @@ from invalidator.cli.local import api_client
 from invalidator.cli.options import run_async, settings_from, settings_options
 from invalidator.cli.origin_config import config_for_origin
 
+DEPLOY_WAIT_SECONDS = 60.0  # then the delete is tried anyway and its error, if any, shown
 DIST_SETTINGS = ("data_dir", "domain_suffix", "endpoint_url", "access_key_id", "secret_access_key")
 
 
@@ -92,13 +95,20 @@ async def show(distribution_id: str, **flags: Any) -> None:
 @settings_options(*DIST_SETTINGS)
 @run_async
 async def delete(distribution_id: str, **flags: Any) -> None:
-    """Disable (if needed) and delete a distribution and its invalidations."""
+    """Disable (if needed), wait until the edges have that, delete the distribution and its
+    invalidations."""
     async with api_client(settings_from(flags)) as client:
         found, etag = await client.get_distribution(distribution_id)
         config = found["DistributionConfig"]
         if config["Enabled"]:
-            _, etag = await client.update_distribution(
+            found, etag = await client.update_distribution(
                 distribution_id, {**config, "Enabled": False}, etag
             )
+        # As on CloudFront, a delete is refused until the disabled config reads Deployed: an
+        # edge that has not applied it holds it InProgress (at most until its lease lapses).
+        deadline = time.monotonic() + DEPLOY_WAIT_SECONDS
+        while found["Status"] != "Deployed" and time.monotonic() < deadline:
+            await asyncio.sleep(0.1)
+            found, etag = await client.get_distribution(distribution_id)
         await client.delete_distribution(distribution_id, etag)
     click.echo(f"deleted {distribution_id}")

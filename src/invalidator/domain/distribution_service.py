@@ -104,11 +104,12 @@ class DistributionService:
         return await self._view(updated)
 
     async def delete_distribution(self, distribution_id: str, if_match: str | None) -> None:
-        """Delete a disabled distribution (If-Match required)."""
+        """Delete a disabled distribution whose config every edge has (If-Match required)."""
         deleted: list[Distribution] = []
 
         def check(current: Distribution) -> None:
-            check_deletable(current, if_match)
+            deploying = self._propagation.config_pending(current)
+            check_deletable(current, if_match, deploying=deploying)
             deleted.append(current)
 
         await self._store.delete_distribution(distribution_id, check)

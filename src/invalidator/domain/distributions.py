@@ -134,11 +134,18 @@ def change_config(
     return updated
 
 
-def check_deletable(current: Distribution, if_match: str | None) -> None:
-    """DeleteDistribution's rules: If-Match and disabled."""
+def check_deletable(current: Distribution, if_match: str | None, *, deploying: bool) -> None:
+    """DeleteDistribution's rules: If-Match, disabled, and that change deployed (`deploying`:
+    an edge has not applied the newest config yet, so `Status` reads InProgress), as on
+    CloudFront, which refuses the delete until the disabled config reads Deployed."""
     require_if_match(if_match, current)
     if current.enabled:
         raise DistributionNotDisabled()
+    if deploying:
+        raise DistributionNotDisabled(
+            "The distribution you are trying to delete has not been disabled: its last change "
+            "is still being deployed (Status InProgress); delete it once Status is Deployed."
+        )
 
 
 def retagged(
