@@ -279,3 +279,34 @@ def _distribution_config(port: int) -> dict[str, Any]:
         },
         "Comment": "", "Enabled": True,
     })  # fmt: skip
+
+
+async def test_methods_outside_allowed_methods_are_refused_before_the_origin() -> None:
+    """A behavior allows GET and HEAD unless its AllowedMethods says more: a POST or OPTIONS
+    there is answered 403 by the edge and never reaches the origin; a behavior allowing every
+    method passes its POST through."""
+    with Origin() as web:
+        raw = _distribution_config(web.port)
+        raw["CacheBehaviors"] = {"Quantity": 1, "Items": [{
+            "PathPattern": "/api/*", "TargetOriginId": "web", "ViewerProtocolPolicy": "allow-all",
+            "CachePolicyId": "4135ea2d-6df8-44a3-9df3-4b5a84be39ad",  # Managed-CachingDisabled
+            "AllowedMethods": {"Quantity": 7, "Items": [
+                "GET", "HEAD", "OPTIONS", "PUT", "POST", "PATCH", "DELETE"]},
+        }]}  # fmt: skip
+        web.set("/form", b"page", headers=MAX60)
+        web.set("/api/items", b"created", status=201)
+        async with running_edge(web, config=serving_config("E1", HOST, raw)) as edge:
+            for method in ("POST", "OPTIONS", "DELETE"):
+                refused = await edge.client.request(
+                    method, "/form", content=b"x" if method == "POST" else None,
+                    headers={"host": HOST},
+                )  # fmt: skip
+                assert refused.status_code == 403, method
+                assert "not configured to allow the HTTP request method" in refused.text
+                assert refused.headers["x-cache"] == "Error from invalidator"
+            assert web.count("/form") == 0
+            assert (await edge.get("/form")).content == b"page"
+            assert (await edge.client.head("/form", headers={"host": HOST})).status_code == 200
+            posted = await edge.client.post("/api/items", content=b"new", headers={"host": HOST})
+            assert (posted.status_code, posted.content) == (201, b"created")
+            assert web.last("/api/items").body == b"new"

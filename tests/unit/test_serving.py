@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -299,3 +300,19 @@ def test_serving_config_round_trips_through_json(name: str) -> None:
     assert [b.matches("/media/x") for b in again.cache_behaviors] == [
         b.matches("/media/x") for b in serving.cache_behaviors
     ]
+
+
+def test_allowed_methods_from_each_behavior_default_get_and_head() -> None:
+    """AllowedMethods is what a behavior takes from viewers; without it, GET and HEAD (the
+    default CloudFront fills in); a config built without a distribution allows all."""
+    config = copy.deepcopy(MINIMAL)
+    assert _serve(config).default.allowed_methods == ("GET", "HEAD")
+    config["DefaultCacheBehavior"]["AllowedMethods"] = {
+        "Quantity": 3, "Items": ["OPTIONS", "HEAD", "GET"],
+        "CachedMethods": {"Quantity": 2, "Items": ["GET", "HEAD"]},
+    }  # fmt: skip
+    served = _serve(config)
+    assert served.default.allowed_methods == ("GET", "HEAD", "OPTIONS")
+    carried = serving_from_json(json.loads(json.dumps(serving_to_json(served))))
+    assert carried.default.allowed_methods == ("GET", "HEAD", "OPTIONS")
+    assert "POST" in replace(served, default_behavior=None).default.allowed_methods

@@ -28,6 +28,9 @@ from invalidator.domain.models import Distribution
 
 _HOST = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9.\-]*[A-Za-z0-9])?$|^\[[0-9A-Fa-f:]+\]$")
 DEFAULT_TTL = 86400
+# Every method CloudFront serves (AllowedMethods' largest choice), and its default choice.
+ALL_METHODS = ("DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT")
+READ_METHODS = ("GET", "HEAD")
 MAX_TTL = 31536000
 
 
@@ -90,6 +93,7 @@ class CacheBehavior:
     policy). `viewer_headers`: legacy ForwardedValues also forward the other viewer headers
     CloudFront forwards by default; a cache policy forwards only what it names.
     `forward_all_headers` (legacy `Headers: *`): everything is forwarded and nothing cached.
+    `allowed_methods`: what the edge takes from viewers (AllowedMethods); others get a 403.
     """
 
     path_pattern: str  # "*" for the default behavior
@@ -107,6 +111,7 @@ class CacheBehavior:
     cookie_forward: Selection = SELECT_NONE
     viewer_headers: bool = True
     compress: bool = True
+    allowed_methods: tuple[str, ...] = ALL_METHODS
 
     @cached_property
     def _pattern(self) -> re.Pattern[str] | None:
@@ -216,6 +221,7 @@ def _behavior_from(data: Mapping[str, Any]) -> CacheBehavior:
         cookie_forward=_selection_from(data["cookie_forward"]),
         viewer_headers=bool(data["viewer_headers"]),
         compress=bool(data["compress"]),
+        allowed_methods=tuple(str(m) for m in data.get("allowed_methods", ALL_METHODS)),
     )
 
 
@@ -333,6 +339,8 @@ def _behavior(
 ) -> CacheBehavior:
     """One behavior: a managed cache policy (and origin request policy), or ForwardedValues."""
     url = origin_url_of(origin)
+    allowed = tuple(sorted({str(m).upper() for m in _items(raw.get("AllowedMethods"))}))
+    allowed = allowed or READ_METHODS  # CloudFront's default, as the API fills it in
     custom = tuple(
         (str(h.get("HeaderName")), str(h.get("HeaderValue")))
         for h in _items(origin.get("CustomHeaders"))
@@ -354,6 +362,7 @@ def _behavior(
             cookie_forward=Selection(extra.cookies, extra.cookie_names),
             viewer_headers=False,
             compress=key.compressed,
+            allowed_methods=allowed,
         )  # fmt: skip
     min_ttl, default_ttl, max_ttl = legacy_ttls or (
         int(raw.get("MinTTL", 0)), int(raw.get("DefaultTTL", DEFAULT_TTL)),
@@ -376,6 +385,7 @@ def _behavior(
         header_key=() if "*" in headers else tuple(sorted(headers)),
         forward_all_headers="*" in headers,
         cookie_key=Selection(mode if mode in (ALL, WHITELIST) else NONE, cookie_names),
+        allowed_methods=allowed,
     )  # fmt: skip
 
 

@@ -21,6 +21,11 @@ from invalidator.edge.keys import (
 from invalidator.edge.responses import ERROR
 
 _HOST_MEMO = 4096
+# CloudFront's answer to a method the cache behavior's AllowedMethods leaves out.
+METHOD_NOT_ALLOWED = (
+    "This distribution is not configured to allow the HTTP request method that was used for "
+    "this request.\n"
+)
 
 
 @dataclass(slots=True)
@@ -84,6 +89,8 @@ class Routes:
             return 400, "The request target must be a path.\n", ERROR
         path = normalize_path(raw_path)
         behavior = config.behavior_for(path)
+        if method not in behavior.allowed_methods:
+            return 403, METHOD_NOT_ALLOWED, ERROR
         query = normalize(raw_query.decode("latin-1")) if raw_query else ""
         cacheable = method in ("GET", "HEAD") and behavior.caches
         return Routed(
