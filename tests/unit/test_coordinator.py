@@ -125,6 +125,27 @@ async def test_restart_completes_after_a_dead_edge_lease(plane: Plane) -> None:
     assert await plane.coordinator.complete_ready() == [invalidation.id]
 
 
+async def test_restart_with_a_shorter_lease_waits_out_the_granted_one(plane: Plane) -> None:
+    """A control plane restarted with a shorter lease waits for a cut-off edge as long as the
+    lease that edge was granted, which the edge still counts, not its own shorter one (the
+    edge served a purged copy from cache, a Hit, until its old lease ran out)."""
+    dist = await plane.create_distribution()
+    edge, link = plane.edge("cut-off")
+    await edge.join()  # granted 1.0 s, stored with the session
+    (session,) = await plane.store.list_edges()
+    assert session.lease_seconds == 1.0
+    link.cut = True
+    invalidation = await plane.invalidate(dist, "/a")
+    plane.lease_seconds = 0.2
+    await plane.restart()
+    plane.clock.advance(0.9)  # past the new lease and its margin, within the granted lease
+    assert edge.may_serve_from_cache()
+    assert await plane.coordinator.complete_ready() == []
+    plane.clock.advance(0.35)  # past the granted lease and the margin
+    assert not edge.may_serve_from_cache()
+    assert await plane.coordinator.complete_ready() == [invalidation.id]
+
+
 async def test_restart_forgets_the_previous_process_in_process_edge(plane: Plane) -> None:
     """The built-in edge died with its control plane (cache and all): a new coordinator drops
     its session at once and waits only for the remote edges."""

@@ -128,7 +128,8 @@ class EdgeRecord:
     expiry of its lease. `id` is the session's own; `name` is only a label (several processes
     may carry the same one). `seen_at` is when the control plane last noted a heartbeat (coarse,
     refreshed now and then; only used to forget sessions long gone). The lease itself lives in
-    the coordinator's memory."""
+    the coordinator's memory; `lease_seconds` is the length it was granted (0: not recorded), so
+    a later control plane waits out that lease even when its own is shorter."""
 
     id: str
     name: str
@@ -136,6 +137,7 @@ class EdgeRecord:
     registered_at: datetime
     seen_at: datetime | None = None  # None: registered_at
     in_process: bool = False  # the control plane's own (built-in) edge: dies with its process
+    lease_seconds: float = 0.0
 
 
 @dataclass(frozen=True)

@@ -5,8 +5,9 @@ acknowledged a cursor >= p; a session whose lease expired is not waited for, bec
 without a lease serves nothing from cache until it has caught up (see edge/agent.py). With no
 live session an invalidation completes at once. Each registration is a session of its own
 (one running edge process); names are labels. After a restart every stored session is assumed
-live for one lease period, so nothing completes behind the back of an edge that was serving
-when the previous process died; sessions whose lease is long over are forgotten.
+live for one lease period (the longer of the new process's and the one it was granted, which
+the edge counts), so nothing completes behind the back of an edge that was serving when the
+previous process died; sessions whose lease is long over are forgotten.
 
 Only the process that `start()`s a coordinator completes anything: the in-process API of the
 CLI builds one but never starts it, so its `published()` only records and never completes.
@@ -93,7 +94,8 @@ class Coordinator:
         self._wake.set()
 
     async def load(self) -> None:
-        """Load edge sessions (each assumed live for one lease), positions, unfinished work.
+        """Load edge sessions (each assumed live for one lease: the longer of this process's
+        and the one the session was granted), positions, unfinished work.
 
         A session not heard from for longer than `forget_after` (by its stored `seen_at`) is
         still assumed live for that one lease, and forgotten as soon as it ends unrenewed: the
@@ -109,9 +111,11 @@ class Coordinator:
         gone = [edge.id for edge in sessions if edge.in_process]
         await self._store.delete_edges(gone)
         for edge in (e for e in sessions if not e.in_process):
+            # The edge counts the lease it was granted: a previous process's may be longer.
+            held = max(edge.lease_seconds, self._leases.lease_seconds)
             self._leases.edges[edge.id] = EdgeLease(
                 edge.id, edge.name, edge.url, cursor=0,
-                expires_at=now + self._leases.lease_seconds + self._leases.margin_seconds,
+                expires_at=now + held + self._leases.margin_seconds,
                 stale=(edge.seen_at or edge.registered_at) < long_ago, touched_at=now,
             )  # fmt: skip
         for invalidation in await self._store.in_progress_invalidations():
@@ -207,7 +211,15 @@ class Coordinator:
         the edge runs in this process (forgotten at once by the next control plane)."""
         now_wall = self._clock.now()
         record = await self._store.register_edge(
-            EdgeRecord(self._ids.new_id("S"), name, url, now_wall, now_wall, in_process)
+            EdgeRecord(
+                self._ids.new_id("S"),
+                name,
+                url,
+                now_wall,
+                now_wall,
+                in_process,
+                self._leases.lease_seconds,
+            )
         )
         head = self._head
         start = head if cursor is None else cursor

@@ -484,8 +484,8 @@ class SqliteStore:
 
         def job(conn: sqlite3.Connection) -> EdgeRecord:
             conn.execute(
-                "INSERT INTO edge_sessions (id, name, url, registered_at, seen_at, in_process) "
-                "VALUES (?, ?, ?, ?, ?, ?)",
+                "INSERT INTO edge_sessions (id, name, url, registered_at, seen_at, in_process, "
+                "lease_seconds) VALUES (?, ?, ?, ?, ?, ?, ?)",
                 (
                     edge.id,
                     edge.name,
@@ -493,6 +493,7 @@ class SqliteStore:
                     time_text(edge.registered_at),
                     time_text(seen),
                     int(edge.in_process),
+                    edge.lease_seconds,
                 ),
             )
             return edge
@@ -502,8 +503,8 @@ class SqliteStore:
     async def list_edges(self) -> list[EdgeRecord]:
         """Every stored edge session."""
         rows = self._query(
-            "SELECT id, name, url, registered_at, seen_at, in_process FROM edge_sessions "
-            "ORDER BY name, id"
+            "SELECT id, name, url, registered_at, seen_at, in_process, lease_seconds "
+            "FROM edge_sessions ORDER BY name, id"
         )
         return [
             EdgeRecord(
@@ -513,6 +514,7 @@ class SqliteStore:
                 datetime.fromisoformat(r[3]),
                 datetime.fromisoformat(r[4]),
                 bool(r[5]),
+                float(r[6]),
             )
             for r in rows
         ]
