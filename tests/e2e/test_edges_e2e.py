@@ -174,6 +174,36 @@ def test_an_edge_keeps_the_first_50_tags_of_a_response(
     assert running.body(running.server.edge_url, "/many-tags.html")[0] == b"v2"
 
 
+def test_a_change_of_cache_keys_or_tag_header_leaves_no_copy_an_invalidation_misses(
+    fleet: Callable[..., Fleet], origin: Origin
+) -> None:
+    """Copies cached under one keying are not matched by the invalidations of another. After
+    an update that stops keying the query string and names another tag header, invalidating
+    the URL a viewer now uses (`/q?x=1`, served the copy cached for `/q`), or a tag the origin
+    lists under the new header, leaves no old copy on any edge: each edge purges the
+    distribution's copies when its keys or tag header change."""
+    origin.set("/q", b"v1 q", headers=CACHEABLE)
+    origin.set("/t", b"v1 t", headers=[*CACHEABLE, ("X-Other-Tags", "red")])
+    running = fleet(standalone=1)
+    running.cache_everywhere("/q", b"v1 q")
+    running.cache_everywhere("/t", b"v1 t")
+    origin.set("/q", b"v2 q", headers=CACHEABLE)
+    origin.set("/t", b"v2 t", headers=[*CACHEABLE, ("X-Other-Tags", "red")])
+    cf = running.client
+    got = cf.get_distribution_config(Id=running.dist_id)
+    config = got["DistributionConfig"]
+    config["DefaultCacheBehavior"]["ForwardedValues"]["QueryString"] = False
+    config["CacheTagConfig"] = {"HeaderName": "X-Other-Tags"}
+    cf.update_distribution(Id=running.dist_id, IfMatch=got["ETag"], DistributionConfig=config)
+    cf.get_waiter("distribution_deployed").wait(
+        Id=running.dist_id, WaiterConfig={"Delay": 1, "MaxAttempts": 15}
+    )
+    for path, item, fresh in (("/q?x=1", "/q?x=1", b"v2 q"), ("/t", "#red", b"v2 t")):
+        running.wait_completed(running.invalidate(item))
+        for url in running.edge_urls():
+            assert running.body(url, path)[0] == fresh, (url, item)
+
+
 def test_killed_edge_does_not_hold_completion_nor_serve_stale(
     fleet: Callable[..., Fleet], origin: Origin
 ) -> None:

@@ -18,7 +18,7 @@ from invalidator.domain.batches import Limits
 from invalidator.domain.distribution_service import DistributionService
 from invalidator.domain.invalidations import InvalidationService
 from invalidator.domain.models import Invalidation, InvalidationStatus
-from invalidator.domain.serving import ServingConfig
+from invalidator.domain.serving import ServingConfig, cache_identity
 from invalidator.edge.agent import EdgeAgent
 from invalidator.edge.cache import EdgeCache
 from invalidator.propagation.coordinator import Coordinator
@@ -69,9 +69,11 @@ class Table:
         """Replace every distribution."""
         self.configs = {c.distribution_id: c for c in configs}
 
-    def upsert_distribution(self, config: ServingConfig) -> None:
-        """Add or replace one."""
+    def upsert_distribution(self, config: ServingConfig) -> bool:
+        """Add or replace one; True when its cache identity changed (as the proxy)."""
+        previous = self.configs.get(config.distribution_id)
         self.configs[config.distribution_id] = config
+        return previous is not None and cache_identity(previous) != cache_identity(config)
 
     def remove_distribution(self, distribution_id: str) -> None:
         """Forget one."""

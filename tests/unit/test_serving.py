@@ -12,7 +12,7 @@ import pytest
 from invalidator.api.wire.distribution_defaults import fill_distribution_config_defaults
 from invalidator.api.wire.edge_json import serving_from_json, serving_to_json
 from invalidator.domain.errors import InvalidArgument, InvalidOrigin, NoSuchOrigin
-from invalidator.domain.serving import DEFAULT_TTL, MAX_TTL, serving_config
+from invalidator.domain.serving import DEFAULT_TTL, MAX_TTL, cache_identity, serving_config
 from tests.support.distribution_configs import (
     API_AND_ASSETS,
     CONFIGS,
@@ -316,3 +316,34 @@ def test_allowed_methods_from_each_behavior_default_get_and_head() -> None:
     carried = serving_from_json(json.loads(json.dumps(serving_to_json(served))))
     assert carried.default.allowed_methods == ("GET", "HEAD", "OPTIONS")
     assert "POST" in replace(served, default_behavior=None).default.allowed_methods
+
+
+def test_cache_identity_changes_with_keys_and_tag_header_only() -> None:
+    """An edge purges a distribution's copies when its cache identity changes: the keyed
+    query, headers or cookies of a behavior, the behaviors' patterns, the tag header; not
+    TTLs, origins or comments (copies stay, as on CloudFront)."""
+    base = {**CONFIGS["api-and-assets"], "CacheTagConfig": {"HeaderName": "Edge-Tags"}}
+    identity = cache_identity(_serve(base))
+
+    def changed(change: Any) -> Any:
+        config = copy.deepcopy(base)
+        change(config)
+        return cache_identity(_serve(config))
+
+    same = [
+        lambda c: c.update(Comment="other"),
+        lambda c: c["CacheBehaviors"]["Items"][0].update(DefaultTTL=60, MaxTTL=60),
+        lambda c: c["Origins"]["Items"][0].update(DomainName="elsewhere.example.org"),
+        lambda c: c.update(CacheTagConfig={"HeaderName": "edge-tags"}),  # case only
+    ]
+    other = [
+        lambda c: c["CacheBehaviors"]["Items"][1]["ForwardedValues"].update(QueryString=False),
+        lambda c: c["CacheBehaviors"]["Items"][1]["ForwardedValues"].update(
+            Headers={"Quantity": 0, "Items": []}
+        ),
+        lambda c: c["CacheBehaviors"]["Items"].reverse(),
+        lambda c: c.update(CacheTagConfig={"HeaderName": "X-Other-Tags"}),
+        lambda c: c.pop("CacheTagConfig"),
+    ]
+    assert all(changed(change) == identity for change in same)
+    assert all(changed(change) != identity for change in other)

@@ -200,6 +200,24 @@ class ServingConfig:
         return self.default
 
 
+def cache_identity(config: ServingConfig) -> tuple[object, ...]:
+    """What decides how a distribution's stored copies are keyed and tagged: the tag header,
+    and each cache behavior's path pattern and keyed query, headers, cookies and encoding.
+    Copies stored under one identity are not matched correctly by the invalidations of
+    another (a copy keyed on the whole query, served once the query is no longer keyed, is not
+    taken away by invalidating the URL a viewer now uses; tags parsed from the old header are
+    not the new header's), so an edge drops them when it changes."""
+    behaviors = (*config.cache_behaviors, config.default)
+    return (
+        config.tag_header.lower() if config.tag_header else None,
+        tuple(
+            (b.path_pattern, b.query_key, b.header_key, b.cookie_key, b.forward_all_headers,
+             b.compress)
+            for b in behaviors
+        ),
+    )  # fmt: skip
+
+
 def _selection_from(data: Mapping[str, Any]) -> Selection:
     return Selection(str(data["mode"]), tuple(str(n) for n in data["names"]))
 

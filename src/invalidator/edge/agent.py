@@ -51,8 +51,9 @@ class DistributionTable(Protocol):
         """Replace every distribution."""
         ...
 
-    def upsert_distribution(self, config: ServingConfig) -> None:
-        """Add or replace one distribution."""
+    def upsert_distribution(self, config: ServingConfig) -> bool:
+        """Add or replace one distribution; True when its stored copies must be purged (they
+        are keyed or tagged as the new config would not)."""
         ...
 
     def remove_distribution(self, distribution_id: str) -> None:
@@ -267,8 +268,12 @@ class EdgeAgent:
                 config = await self._link.distribution(event.distribution_id)
                 if config is None:
                     self._table.remove_distribution(event.distribution_id)
-                else:
-                    self._table.upsert_distribution(config)
+                elif self._table.upsert_distribution(config):
+                    log.info(
+                        "cache keys or tag header changed; purging the distribution",
+                        extra={"edge_id": self.edge_id, "distribution_id": event.distribution_id},
+                    )
+                    self._cache.purge(event.distribution_id, ("/*",), event.pos)
             else:
                 self._table.remove_distribution(event.distribution_id)
             self._cursor = event.pos

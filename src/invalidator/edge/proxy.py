@@ -27,7 +27,7 @@ import httpx
 
 from invalidator.domain.cache_policies import ALL, NONE
 from invalidator.domain.paths import parse_tag_header
-from invalidator.domain.serving import CacheBehavior, ServingConfig
+from invalidator.domain.serving import CacheBehavior, ServingConfig, cache_identity
 from invalidator.edge.cache import CachedResponse, EdgeCache
 from invalidator.edge.fill import Fill, FillFailed
 from invalidator.edge.freshness import Freshness, fold_headers, freshness
@@ -155,9 +155,14 @@ class EdgeProxy:
         for config in configs:
             self.upsert_distribution(config)
 
-    def upsert_distribution(self, config: ServingConfig) -> None:
-        """Serve a new distribution or its new configuration (the cache is kept)."""
+    def upsert_distribution(self, config: ServingConfig) -> bool:
+        """Serve a new distribution or its new configuration (the cache is kept). True when
+        the distribution was served with another `cache_identity`: its stored copies are keyed
+        or tagged otherwise than new ones would be, and must be purged (the agent does, at the
+        change's log position, so fetches under way are voided too)."""
+        previous = self._routes.config(config.distribution_id)
         self._routes.upsert(config)
+        return previous is not None and cache_identity(previous) != cache_identity(config)
 
     def remove_distribution(self, distribution_id: str) -> None:
         """Stop serving a distribution and drop its cached objects."""

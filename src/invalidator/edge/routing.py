@@ -58,6 +58,10 @@ class Routes:
         """The distributions served."""
         return set(self._configs)
 
+    def config(self, distribution_id: str) -> ServingConfig | None:
+        """The configuration a distribution is served with, if it is."""
+        return self._configs.get(distribution_id)
+
     def upsert(self, config: ServingConfig) -> None:
         """Serve a distribution (or its new configuration)."""
         self._configs[config.distribution_id] = config
