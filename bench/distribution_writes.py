@@ -2,12 +2,13 @@
 
     .venv/bin/python -m bench.distribution_writes [--count 1500] [--every 250]
 
-Each distribution write checks the new aliases and CallerReference against every stored
-distribution, in its transaction, on the event loop (the README's "Status and limits"). This
-creates `--count` distributions in-process through `DistributionService` on a fresh SQLite
-store (WAL, synchronous=FULL, one alias each) and prints, at every `--every`-th, the median
-of the last few creates: the time the process answers nothing else. Also one ListDistributions
-page (100 of them) at the end. No peer and no target: a scaling figure.
+Each distribution write checks the new aliases and CallerReference, in its transaction, on the
+event loop, through the store's indexes (the unique CallerReference and `distribution_aliases`),
+so its cost should not grow with the number stored. This creates `--count` distributions
+in-process through `DistributionService` on a fresh SQLite store (WAL, synchronous=FULL, one
+alias each) and prints, at every `--every`-th, the median of the last few creates: the time the
+process answers nothing else. Also one ListDistributions page (100 of them) at the end. No peer
+and no target: a scaling figure.
 """
 
 from __future__ import annotations

@@ -266,3 +266,20 @@ def test_key_limited_to_other_distribution_is_access_denied(start_server: StartS
         )
     with SignedClient(srv.url) as admin:
         assert admin.count(other.id) == 0
+
+
+def test_a_key_limited_to_some_distributions_lists_only_those(start_server: StartServer) -> None:
+    """ListDistributions with a key limited to some distributions pages through those only
+    (in Id order, NextMarker their last Id); an admin key lists them all."""
+    srv = start_server()
+    made = sorted(srv.create_distribution().id for _ in range(5))
+    key_id, secret = _create_key(srv.data_dir, made[1], made[3], made[4])
+    scoped = srv.client(key_id=key_id, secret=secret)
+    pages = list(
+        scoped.get_paginator("list_distributions").paginate(PaginationConfig={"PageSize": 2})
+    )
+    listed = [[s["Id"] for s in p["DistributionList"].get("Items", [])] for p in pages]
+    assert listed == [[made[1], made[3]], [made[4]]]
+    assert pages[0]["DistributionList"]["NextMarker"] == made[3]
+    everything = srv.client().list_distributions()["DistributionList"]
+    assert [s["Id"] for s in everything["Items"]] == made

@@ -12,6 +12,12 @@ from pathlib import Path
 
 import pytest
 
+from invalidator.cli.origin_config import config_for_origin
+from invalidator.domain.clock import SystemClock
+from invalidator.domain.distribution_service import DistributionService
+from invalidator.domain.errors import CNAMEAlreadyExists
+from invalidator.domain.ids import RandomIds
+from invalidator.propagation.coordinator import Coordinator
 from invalidator.store.schema import SchemaTooNew, StoreOpenError, load_migrations, split_statements
 from invalidator.store.sqlite import SqliteStore, migrate
 from tests.support.server import server_env
@@ -100,6 +106,27 @@ async def test_v1_database_is_upgraded_with_its_data(tmp_path: Path) -> None:
     versions = [v for (v,) in conn.execute("SELECT version FROM schema_migrations ORDER BY 1")]
     conn.close()
     assert versions == [m.version for m in load_migrations()]
+
+
+async def test_an_upgraded_database_keeps_its_aliases_taken(tmp_path: Path) -> None:
+    """The alias index (migration 0006) holds the aliases stored before it: after the upgrade
+    a new distribution naming one (any case, a trailing dot) is CNAMEAlreadyExists."""
+    db = tmp_path / "invalidator.db"
+    _v1_database(db)
+    store = SqliteStore(db)
+    clock, ids = SystemClock(), RandomIds()
+    service = DistributionService(store, Coordinator(store, clock, ids), clock, ids, "cdn.test")
+    try:
+        with pytest.raises(CNAMEAlreadyExists):
+            await service.create_distribution(
+                config_for_origin("http://127.0.0.1:1024", ("WWW.Old.Test.",))
+            )
+        made, created = await service.create_distribution(
+            config_for_origin("http://127.0.0.1:1024", ("www.new.test",))
+        )
+        assert created and made.distribution.aliases == ("www.new.test",)
+    finally:
+        await store.close()
 
 
 async def test_reopening_runs_no_migration_again(tmp_path: Path) -> None:

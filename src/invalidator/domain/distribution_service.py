@@ -78,7 +78,7 @@ class DistributionService:
             tags=tags,
         )
         distribution, created = await self._store.create_distribution(
-            candidate, lambda existing: decide_create(candidate, existing)
+            candidate, lambda index: decide_create(candidate, index)
         )
         if created:
             await self._propagation.distribution_changed(distribution)
@@ -98,7 +98,7 @@ class DistributionService:
         now = self._clock.now()
         updated = await self._store.update_distribution(
             distribution_id,
-            lambda current, everything: change_config(current, everything, config, if_match, now),
+            lambda current, index: change_config(current, index, config, if_match, now),
         )
         await self._propagation.distribution_changed(updated)
         return await self._view(updated)
@@ -127,15 +127,7 @@ class DistributionService:
         limit = parse_max_items(max_items)
         if marker and not _is_distribution_id(marker):
             raise InvalidArgument(f"The marker {marker[:64]!r} is not valid for this list.")
-        everything = sorted(
-            (
-                d
-                for d in await self._store.list_distributions()
-                if allowed is None or d.id in allowed
-            ),
-            key=lambda d: d.id,
-        )
-        after = [d for d in everything if d.id > marker]
+        after = await self._store.list_distributions_page(marker, limit + 1, allowed)
         chunk = after[:limit]
         truncated = len(after) > limit
         views = tuple([await self._view(d) for d in chunk])

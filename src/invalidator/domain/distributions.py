@@ -26,6 +26,7 @@ from invalidator.domain.errors import (
 )
 from invalidator.domain.ids import IdSource
 from invalidator.domain.models import Distribution
+from invalidator.domain.ports import DistributionIndex
 from invalidator.domain.serving import serving_config
 from invalidator.domain.tag_rules import MAX_TAGS
 
@@ -82,28 +83,28 @@ def new_distribution(
 
 
 def check_aliases_free(
-    aliases: tuple[str, ...], distribution_id: str, existing: list[Distribution]
+    aliases: tuple[str, ...], distribution_id: str, index: DistributionIndex
 ) -> None:
     """Aliases are unique across distributions, ignoring case and a trailing dot
     (CNAMEAlreadyExists)."""
     wanted = {alias_key(a) for a in aliases}
-    for other in existing:
+    for other in index.owning(aliases) if aliases else ():
         if other.id != distribution_id and wanted & {alias_key(a) for a in other.aliases}:
             raise CNAMEAlreadyExists()
 
 
-def decide_create(candidate: Distribution, existing: list[Distribution]) -> Distribution | None:
+def decide_create(candidate: Distribution, index: DistributionIndex) -> Distribution | None:
     """None to create `candidate`; the existing distribution for an identical replay; or raise.
 
     Identical means the same config and the same tags: CreateDistributionWithTags with other
     tags (or CreateDistribution replaying a WithTags request) is another request to CloudFront.
     """
-    for other in existing:
-        if other.caller_reference == candidate.caller_reference:
-            if other.config == candidate.config and sorted(other.tags) == sorted(candidate.tags):
-                return other
-            raise DistributionAlreadyExists()
-    check_aliases_free(candidate.aliases, candidate.id, existing)
+    other = index.with_caller_reference(candidate.caller_reference)
+    if other is not None:
+        if other.config == candidate.config and sorted(other.tags) == sorted(candidate.tags):
+            return other
+        raise DistributionAlreadyExists()
+    check_aliases_free(candidate.aliases, candidate.id, index)
     return None
 
 
@@ -117,7 +118,7 @@ def require_if_match(if_match: str | None, current: Distribution) -> None:
 
 def change_config(
     current: Distribution,
-    existing: list[Distribution],
+    index: DistributionIndex,
     config: dict[str, Any],
     if_match: str | None,
     now: datetime,
@@ -130,7 +131,7 @@ def change_config(
         # A staging distribution is made as one (CopyDistribution --staging) and stays one.
         raise IllegalUpdate("The Staging value of a distribution cannot be changed.")
     updated = with_config(current, config, now)
-    check_aliases_free(updated.aliases, current.id, existing)
+    check_aliases_free(updated.aliases, current.id, index)
     return updated
 
 

@@ -1,12 +1,11 @@
 """The domain's seams: what it needs from a store and from propagation (typing.Protocol).
 
-Implementations live in adapters (`invalidator.store`, `invalidator.propagation`); a shared
-contract suite in tests/contract runs against each of them.
+Implementations live in adapters (`invalidator.store`, `invalidator.propagation`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from typing import Protocol
 
@@ -25,8 +24,24 @@ AdmitFn = Callable[[Invalidation | None, InProgressCounts], Invalidation | None]
 CallerReference (or None) and the distribution's in-progress counts. Returns an invalidation
 to answer with instead of creating one (idempotent replay), None to create, or raises."""
 
-DecideCreateFn = Callable[[list[Distribution]], Distribution | None]
-ChangeFn = Callable[[Distribution, list[Distribution]], Distribution]
+
+class DistributionIndex(Protocol):
+    """The stored distributions a distribution write is checked against, read inside its
+    transaction: by CallerReference and by alias, so a check costs the same however many
+    distributions there are."""
+
+    def with_caller_reference(self, caller_reference: str) -> Distribution | None:
+        """The distribution created with this CallerReference, or None."""
+        ...
+
+    def owning(self, aliases: Iterable[str]) -> list[Distribution]:
+        """The distributions holding any of these aliases (compared as `alias_key` does:
+        case and one trailing dot ignored)."""
+        ...
+
+
+DecideCreateFn = Callable[[DistributionIndex], Distribution | None]
+ChangeFn = Callable[[Distribution, DistributionIndex], Distribution]
 CheckFn = Callable[[Distribution], None]
 
 
@@ -42,16 +57,24 @@ class Store(Protocol):
         """All distributions, oldest first."""
         ...
 
+    async def list_distributions_page(
+        self, after: str, limit: int, only: frozenset[str] | None = None
+    ) -> list[Distribution]:
+        """At most `limit` distributions whose Id sorts after `after`, in Id order; only those
+        whose Id is in `only` when it is given."""
+        ...
+
     async def create_distribution(
         self, candidate: Distribution, decide: DecideCreateFn
     ) -> tuple[Distribution, bool]:
-        """Atomically run `decide` over all distributions and insert `candidate` unless it
-        returns an existing one (idempotent replay). Returns (distribution, created)."""
+        """Atomically run `decide` over the stored distributions (an index of them) and
+        insert `candidate` unless it returns an existing one (idempotent replay). Returns
+        (distribution, created)."""
         ...
 
     async def update_distribution(self, distribution_id: str, change: ChangeFn) -> Distribution:
-        """Atomically replace a distribution by `change(current, all)`; NoSuchDistribution if
-        it does not exist. The invalidation sequence is kept."""
+        """Atomically replace a distribution by `change(current, index of the stored ones)`;
+        NoSuchDistribution if it does not exist. The invalidation sequence is kept."""
         ...
 
     async def delete_distribution(self, distribution_id: str, check: CheckFn) -> None:

@@ -20,11 +20,12 @@ import json
 import os
 import sqlite3
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
+from invalidator.domain.config_rules import alias_key
 from invalidator.domain.errors import NoSuchDistribution, ServiceUnavailable
 from invalidator.domain.models import (
     AccessKey,
@@ -185,8 +186,9 @@ class SqliteStore:
 
     def _distribution(self, row: Sequence[Any]) -> Distribution:
         """The Distribution of a row, parsed again only when the row changed: its config is a
-        JSON document of kilobytes, and the distribution writes check every stored one (an
-        unchanged row costs a comparison, not a parse). Shared objects: never mutated."""
+        JSON document of kilobytes, and listings and the edges' config reads go over every
+        stored one (an unchanged row costs a comparison, not a parse). Shared objects: never
+        mutated."""
         entry = _reuse(self._parsed, tuple(row))
         if len(self._parsed) > _PARSED_CACHE:  # ids read one by one, none listed since
             self._parsed.clear()
@@ -216,11 +218,18 @@ class SqliteStore:
         )
         return self._every_distribution(rows)
 
-    def _all_distributions(self, conn: sqlite3.Connection) -> list[Distribution]:
-        rows = conn.execute(
-            f"SELECT {DISTRIBUTION_COLUMNS} FROM distributions ORDER BY created_at, id"
-        ).fetchall()
-        return self._every_distribution(rows)
+    async def list_distributions_page(
+        self, after: str, limit: int, only: frozenset[str] | None = None
+    ) -> list[Distribution]:
+        """At most `limit` distributions with an Id after `after`, in Id order (by the primary
+        key: a page costs its own rows, however many are stored)."""
+        sql = f"SELECT {DISTRIBUTION_COLUMNS} FROM distributions WHERE id > ?"
+        params: list[Any] = [after]
+        if only is not None:
+            sql += " AND id IN (SELECT value FROM json_each(?))"
+            params.append(json.dumps(sorted(only)))
+        rows = self._query(sql + " ORDER BY id LIMIT ?", [*params, limit])
+        return [self._distribution(row) for row in rows]
 
     @staticmethod
     def _upsert_distribution(conn: sqlite3.Connection, distribution: Distribution) -> None:
@@ -231,6 +240,11 @@ class SqliteStore:
             f"INSERT INTO distributions ({DISTRIBUTION_COLUMNS}) "
             f"VALUES ({', '.join('?' * len(params))}) ON CONFLICT (id) DO UPDATE SET {sets}",
             params,
+        )
+        conn.execute("DELETE FROM distribution_aliases WHERE distribution_id = ?", (params[0],))
+        conn.executemany(
+            "INSERT INTO distribution_aliases (alias_key, distribution_id) VALUES (?, ?)",
+            [(key, params[0]) for key in sorted({alias_key(a) for a in distribution.aliases})],
         )
 
     @staticmethod
@@ -253,7 +267,7 @@ class SqliteStore:
         """Decide and insert in one transaction (see Store)."""
 
         def job(conn: sqlite3.Connection) -> tuple[Distribution, bool]:
-            replay = decide(self._all_distributions(conn))
+            replay = decide(_Index(self, conn))
             if replay is not None:
                 return replay, False
             self._upsert_distribution(conn, candidate)
@@ -266,11 +280,13 @@ class SqliteStore:
         """Compare-and-swap a distribution in one transaction (see Store)."""
 
         def job(conn: sqlite3.Connection) -> Distribution:
-            everything = self._all_distributions(conn)
-            current = next((d for d in everything if d.id == distribution_id), None)
-            if current is None:
+            row = conn.execute(
+                f"SELECT {DISTRIBUTION_COLUMNS} FROM distributions WHERE id = ?",
+                (distribution_id,),
+            ).fetchone()
+            if row is None:
                 raise NoSuchDistribution()
-            updated = change(current, everything)
+            updated = change(self._distribution(row), _Index(self, conn))
             self._upsert_distribution(conn, updated)
             self._add_event(conn, EventKind.DISTRIBUTION, updated.id)
             return updated
@@ -581,3 +597,34 @@ class SqliteStore:
             )
 
         await self._write(job)
+
+
+class _Index:
+    """The DistributionIndex of a write transaction: queries on its connection, by the
+    unique CallerReference and the `distribution_aliases` table (rows parsed through the
+    store's cache of unchanged rows)."""
+
+    def __init__(self, store: SqliteStore, conn: sqlite3.Connection) -> None:
+        self._store = store
+        self._conn = conn
+
+    def with_caller_reference(self, caller_reference: str) -> Distribution | None:
+        """The distribution created with this CallerReference, or None."""
+        row = self._conn.execute(
+            f"SELECT {DISTRIBUTION_COLUMNS} FROM distributions WHERE caller_reference = ?",
+            (caller_reference,),
+        ).fetchone()
+        return self._store._distribution(row) if row is not None else None
+
+    def owning(self, aliases: Iterable[str]) -> list[Distribution]:
+        """The distributions holding any of these aliases (by `alias_key`)."""
+        keys = sorted({alias_key(a) for a in aliases})
+        if not keys:
+            return []
+        rows = self._conn.execute(
+            f"SELECT {DISTRIBUTION_COLUMNS} FROM distributions WHERE id IN (SELECT "
+            f"distribution_id FROM distribution_aliases WHERE alias_key IN "
+            f"({', '.join('?' * len(keys))})) ORDER BY id",
+            keys,
+        ).fetchall()
+        return [self._store._distribution(row) for row in rows]
