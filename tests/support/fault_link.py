@@ -87,19 +87,21 @@ class FaultLink:
         await self._hold(operation, "response")
         return result
 
-    async def register(self, name: str, url: str, cursor: int | None) -> LeaseGrant:
+    async def register(
+        self, name: str, url: str, cursor: int | None, stamp: str = ""
+    ) -> LeaseGrant:
         """Forward register."""
-        return await self._call("register", lambda: self.inner.register(name, url, cursor))
+        return await self._call("register", lambda: self.inner.register(name, url, cursor, stamp))
 
-    async def heartbeat(self, edge_id: str, cursor: int) -> LeaseGrant:
+    async def heartbeat(self, edge_id: str, cursor: int, stamp: str = "") -> LeaseGrant:
         """Forward heartbeat."""
-        return await self._call("heartbeat", lambda: self.inner.heartbeat(edge_id, cursor))
+        return await self._call("heartbeat", lambda: self.inner.heartbeat(edge_id, cursor, stamp))
 
     async def deregister(self, edge_id: str) -> None:
         """Forward deregister."""
         await self._call("deregister", lambda: self.inner.deregister(edge_id))
 
-    async def events(self, after: int, wait: float) -> tuple[list[Event], int]:
+    async def events(self, after: int, wait: float) -> tuple[list[Event], int, str | None]:
         """Forward events."""
         return await self._call("events", lambda: self.inner.events(after, wait))
 

@@ -4,6 +4,7 @@ moment without one, catching up to the head reported at regain before serving fr
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -372,3 +373,100 @@ async def test_a_purge_that_fails_purges_the_whole_distribution(plane: Plane) ->
     assert cache.lookup(dist, "/kept-elsewhere", "", {}) is None
     assert cache.lookup("OTHER", "/x", "", {}) is not None
     assert await plane.coordinator.complete_ready() == [failing.id, after.id]
+
+
+async def test_a_store_restored_from_a_backup_is_another_log(tmp_path: Path, plane: Plane) -> None:
+    """The control plane's store is restored from a backup taken before events the edge has
+    applied, and writes new ones at the same positions until its head passes the edge's
+    cursor. Positions alone look continuous; the stamp of the event at the cursor does not
+    match, so the edge drops its cache (the copy the restored log invalidated at a position
+    the edge had already passed) and reads the configs again before serving from cache."""
+    dist = await plane.create_distribution()
+    cache = new_cache(plane)
+    edge, _ = plane.edge("edge", cache)
+    await edge.join()
+    await edge.poll_once(0)
+    backup = tmp_path / "backup.sqlite"
+    _backup(tmp_path / "db.sqlite", backup)
+    view = await plane.distributions.get_distribution(dist)
+    renamed = {**view.distribution.config, "CacheTagConfig": {"HeaderName": "X-Other-Tags"}}
+    await plane.distributions.update_distribution(dist, renamed, view.distribution.etag)
+    for n in range(5):
+        await plane.invalidate(dist, f"/noise/{n}")
+    await edge.poll_once(0)
+    table: Table = edge._table  # type: ignore[assignment]
+    assert table.configs[dist].tag_header == "X-Other-Tags"
+    put(cache, dist, "/a", edge.position())
+    cursor = edge.position()
+    await _restore(plane, backup)
+    await plane.invalidate(dist, "/a")  # at a position the edge has already passed
+    for n in range(8):
+        await plane.invalidate(dist, f"/later/{n}")
+    assert plane.coordinator.head > cursor
+    assert cache.lookup(dist, "/a", "", {}) is not None
+    await edge.poll_once(0)
+    assert cache.lookup(dist, "/a", "", {}) is None
+    assert edge.position() == plane.coordinator.head
+    assert table.configs[dist].tag_header == "X-Cache-Tags"  # the restored log's config
+    assert edge.may_serve_from_cache()
+
+
+def _backup(source: Path, target: Path) -> None:
+    """An online copy of the store, as an operator's backup would be."""
+    src, dst = sqlite3.connect(source), sqlite3.connect(target)
+    src.backup(dst)
+    src.close()
+    dst.close()
+
+
+async def _restore(plane: Plane, backup: Path) -> None:
+    """A new control plane process over the restored copy."""
+    await plane.coordinator.stop()
+    await plane.store.close()
+    plane.store = SqliteStore(backup)
+    plane._wire()
+    await plane.coordinator.load()
+
+
+async def test_the_old_logs_cursor_is_no_acknowledgement_of_the_restored_log(
+    tmp_path: Path, plane: Plane
+) -> None:
+    """An edge heartbeating a restored control plane with the cursor of the log it followed
+    (beyond the restored head, or another event there) acknowledges nothing: an invalidation
+    the restored log writes at a position the edge had passed waits until the edge, reset by
+    that answer, has applied it. (Counted, it completed at once while the edge kept its copy.)"""
+    dist = await plane.create_distribution()
+    cache = new_cache(plane)
+    edge, _ = plane.edge("edge", cache)
+    await edge.join()
+    await edge.poll_once(0)
+    backup = tmp_path / "backup.sqlite"
+    _backup(tmp_path / "db.sqlite", backup)
+    await plane.invalidate(dist, "/noise")
+    await edge.poll_once(0)
+    await _restore(plane, backup)
+    assert await edge.renew()  # its cursor is beyond the restored head: reset, nothing acked
+    put(cache, dist, "/a", edge.position())
+    invalidation = await plane.invalidate(dist, "/a")
+    assert await plane.coordinator.complete_ready() == []
+    await edge.poll_once(0)
+    assert cache.lookup(dist, "/a", "", {}) is None
+    assert await plane.coordinator.complete_ready() == [invalidation.id]
+
+
+async def test_a_heartbeat_naming_another_event_at_its_cursor_is_foreign(plane: Plane) -> None:
+    """The stamp of the event at the cursor must be this log's for the cursor to count."""
+    dist = await plane.create_distribution()
+    edge, _ = plane.edge("edge")
+    await edge.join()
+    await plane.invalidate(dist, "/a")
+    head = plane.coordinator.head
+    wrong = await plane.coordinator.heartbeat(edge.edge_id, head, "2001-01-01T00:00:00+00:00")
+    assert wrong.foreign
+    invalidation = await plane.invalidate(dist, "/b")
+    assert await plane.coordinator.complete_ready() == []  # nothing was acknowledged
+    stamp = await plane.store.event_stamp(invalidation.pos)
+    assert stamp is not None
+    right = await plane.coordinator.heartbeat(edge.edge_id, invalidation.pos, stamp)
+    assert not right.foreign
+    assert set(await plane.coordinator.complete_ready()) >= {invalidation.id}

@@ -42,11 +42,20 @@ def _grant(grant: LeaseGrant) -> Response:
             "cursor": grant.cursor,
             "epoch": grant.epoch,
             "lapsed": grant.lapsed,
+            "foreign": grant.foreign,
         }
     )
 
 
 _INT64_MAX = 2**63 - 1
+
+
+def _stamp(body: dict[str, object]) -> str:
+    """The optional `stamp` of the event at the edge's cursor (absent from older edges)."""
+    stamp = body.get("stamp", "")
+    if not isinstance(stamp, str) or len(stamp) > 64:
+        raise MalformedJSON("stamp must be a string of at most 64 characters.")
+    return stamp
 
 
 def _int(request: Request, name: str, default: int) -> int:
@@ -103,7 +112,8 @@ class EdgeOperations:
             raise InvalidArgument("An edge's name is at most 256 characters, its url 2048.")
         if cursor is not None and not is_position(cursor):
             raise MalformedJSON("cursor must be a non-negative integer below 2**63, or null.")
-        return _grant(await self._coordinator.register(name, url, cursor))
+        stamp = _stamp(body)
+        return _grant(await self._coordinator.register(name, url, cursor, stamp=stamp))
 
     async def heartbeat(self, call: Call) -> Response:
         """Renew the lease and acknowledge everything up to `cursor`."""
@@ -112,7 +122,7 @@ class EdgeOperations:
         edge_id, cursor = body.get("edge_id"), body.get("cursor")
         if not isinstance(edge_id, str) or not is_position(cursor):
             raise MalformedJSON("heartbeat needs edge_id and a non-negative integer cursor.")
-        return _grant(await self._coordinator.heartbeat(edge_id, cursor))
+        return _grant(await self._coordinator.heartbeat(edge_id, cursor, _stamp(body)))
 
     async def deregister(self, call: Call) -> Response:
         """A clean stop."""
@@ -130,8 +140,9 @@ class EdgeOperations:
         wait = min(float(_int(call.request, "wait_ms", 0)) / 1000.0, MAX_WAIT)
         if self._coordinator.is_stopping:  # shutting down: no new long-poll may hold it up
             wait = 0.0
-        found, head = await self._coordinator.events(after, wait)
-        return _json({"events": [event_to_json(e) for e in found], "head": head})
+        found, head, anchor = await self._coordinator.events(after, wait)
+        events = [event_to_json(e) for e in found]
+        return _json({"events": events, "head": head, "anchor": anchor})
 
     async def distributions(self, call: Call) -> Response:
         """Every distribution's serving config."""

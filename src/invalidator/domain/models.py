@@ -114,12 +114,16 @@ class EventKind(enum.StrEnum):
 
 @dataclass(frozen=True)
 class Event:
-    """One entry of the ordered log edges consume (the outbox)."""
+    """One entry of the ordered log edges consume (the outbox). `stamp` (when it was
+    committed) names it together with `pos`: an edge compares the stamp of the event at its
+    cursor with the control plane's, so a log with the same positions but another history (a
+    store restored from a backup) is not taken for the one it followed."""
 
     pos: int
     kind: EventKind
     distribution_id: str
     paths: tuple[str, ...] = ()
+    stamp: str = ""
 
 
 @dataclass(frozen=True)
@@ -147,6 +151,9 @@ class LeaseGrant:
     `epoch` changes whenever the control plane may have stopped waiting for this session (a
     heartbeat found its lease expired; a restarted control plane); `lapsed` says this very
     answer found it so. An edge seeing either treats itself as having been without a lease.
+    `foreign`: the position the edge reported is not one of this log (beyond its head, or
+    another event there: a store restored from a backup); it was not counted as an
+    acknowledgement, and the edge must drop its cache and follow this log from its head.
     """
 
     edge_id: str
@@ -155,3 +162,4 @@ class LeaseGrant:
     cursor: int
     epoch: str = ""
     lapsed: bool = False
+    foreign: bool = False

@@ -126,6 +126,10 @@ class Store(Protocol):
         """Up to `limit` events after position `pos`, in order."""
         ...
 
+    async def event_stamp(self, pos: int) -> str | None:
+        """The stamp of the event at `pos` (see Event), None when there is none."""
+        ...
+
     async def head_position(self) -> int:
         """The newest event's position (0 when none)."""
         ...

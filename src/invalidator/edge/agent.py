@@ -88,6 +88,8 @@ class EdgeAgent:
         self._epoch = ""
         self._rejoining = asyncio.Lock()
         self._cursor = 0
+        self._stamp = ""  # the stamp of the event at the cursor, once known
+        self._reloading = False  # after a reset, until the serving configs are read again
         self._required = 0
         self._lease_until = 0.0
         self._lease_seconds = heartbeat_interval * 3
@@ -101,8 +103,12 @@ class EdgeAgent:
         return self._cursor
 
     def may_serve_from_cache(self) -> bool:
-        """Lease held and caught up."""
-        return self._monotonic() < self._lease_until and self._cursor >= self._required
+        """Lease held, caught up, and the configs of the log followed loaded."""
+        return (
+            self._monotonic() < self._lease_until
+            and self._cursor >= self._required
+            and not self._reloading
+        )
 
     # -- life cycle -------------------------------------------------------------------------
 
@@ -130,6 +136,7 @@ class EdgeAgent:
         self.edge_id = grant.edge_id
         self._epoch = grant.epoch
         self._cursor = self._required = grant.cursor
+        self._stamp = ""
         self._table.set_distributions(configs)
         self._lease_seconds = grant.lease_seconds
         self._lease_until = sent + grant.lease_seconds
@@ -166,10 +173,19 @@ class EdgeAgent:
                 delay = min(delay * 2, 1.0)
 
     async def poll_once(self, wait: float) -> None:
-        """One (long-)poll of the log: apply what arrived in order, then acknowledge it."""
-        after = self._cursor
-        events, head = await self._link.events(after, wait)
-        self._check_reset(head, after)
+        """One (long-)poll of the log: apply what arrived in order, then acknowledge it. A
+        log that is not the one followed (behind the cursor, or another event at the cursor:
+        a store restored from a backup) resets the edge first."""
+        if self._reloading:
+            await self._reload()
+        after, stamp = self._cursor, self._stamp
+        events, head, anchor = await self._link.events(after, wait)
+        if head < after or (anchor is not None and stamp and anchor != stamp):
+            if self._cursor == after:  # not reset meanwhile by a heartbeat's answer
+                await self._reset(head, "another event at the cursor" if head >= after else "")
+            return
+        if anchor and not self._stamp and self._cursor == after:
+            self._stamp = anchor  # learnt where the edge joined, to compare from now on
         if events:
             await self._apply(events)  # stops at the first event it cannot apply
             await self.renew()
@@ -188,11 +204,11 @@ class EdgeAgent:
     async def renew(self) -> bool:
         """Heartbeat now (also the acknowledgement of the applied cursor); True on success."""
         sent = self._monotonic()
-        cursor = self._cursor
+        cursor, stamp = self._cursor, self._stamp
         session = self.edge_id
         rejoined = False
         try:
-            grant = await self._link.heartbeat(session, cursor)
+            grant = await self._link.heartbeat(session, cursor, stamp)
         except LinkError as exc:
             if exc.code != "NoSuchEdge":
                 log.warning(
@@ -214,7 +230,10 @@ class EdgeAgent:
             or self._lease_until <= self._monotonic()
         )
         self._epoch = grant.epoch
-        self._check_reset(grant.head, cursor)
+        if (grant.head < cursor or grant.foreign) and self._cursor == cursor:
+            # `head` was read after the control plane saw `cursor`; comparing with the
+            # cursor now would mistake an answer overtaken by a concurrent poll for a reset.
+            await self._reset(grant.head, "another event at the cursor" if grant.foreign else "")
         if lapsed:
             # We were without a lease: invalidations may have completed without us.
             self._required = max(self._required, grant.head)
@@ -232,17 +251,35 @@ class EdgeAgent:
         async with self._rejoining:
             if self.edge_id != forgotten:
                 return None
-            grant = await self._link.register(self.name, self.url, self._cursor)
+            grant = await self._link.register(self.name, self.url, self._cursor, self._stamp)
             self.edge_id = grant.edge_id
             return grant
 
-    def _check_reset(self, head: int, sent_cursor: int) -> None:
-        # `head` was read after the control plane saw `sent_cursor`; comparing with the cursor
-        # now would mistake an answer overtaken by a concurrent poll for a reset log.
-        if head < sent_cursor:  # the control plane's log is not the one we followed
-            log.warning("event log reset; clearing the cache", extra={"edge_id": self.edge_id})
-            self._cache.clear()
-            self._cursor = self._required = head
+    async def _reset(self, head: int, why: str = "") -> None:
+        """The control plane's log is not the one followed: drop the cache, follow the new
+        log from its head, and serve from cache again only once the distributions' configs
+        are read from it (those of the old log may key or tag differently)."""
+        log.warning(
+            "event log reset; clearing the cache",
+            extra={"edge_id": self.edge_id, "head": head, "reason": why or "head behind cursor"},
+        )
+        self._cache.clear()
+        self._cursor = self._required = head
+        self._stamp = ""
+        self._reloading = True
+        await self._reload()
+
+    async def _reload(self) -> None:
+        """Read every serving config again after a reset (retried by the next poll when the
+        control plane cannot be reached); what was cached meanwhile is dropped again."""
+        try:
+            configs = await self._link.distributions()
+        except LinkError as exc:
+            log.warning("reading the configs after a reset failed", extra={"error": str(exc)})
+            return
+        self._table.set_distributions(configs)
+        self._cache.clear()
+        self._reloading = False
 
     def _purge(self, event: Event) -> None:
         """Apply one invalidation; one that cannot be applied as named (a bug: the control
@@ -277,3 +314,4 @@ class EdgeAgent:
             else:
                 self._table.remove_distribution(event.distribution_id)
             self._cursor = event.pos
+            self._stamp = event.stamp

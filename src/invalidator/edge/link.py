@@ -31,20 +31,26 @@ class LinkError(Exception):
 class ControlPlaneLink(Protocol):
     """The edge's view of the control plane."""
 
-    async def register(self, name: str, url: str, cursor: int | None) -> LeaseGrant:
-        """Register; `cursor` None means the cache is empty (start at the head)."""
+    async def register(
+        self, name: str, url: str, cursor: int | None, stamp: str = ""
+    ) -> LeaseGrant:
+        """Register; `cursor` None means the cache is empty (start at the head). `stamp`: the
+        stamp of the event at `cursor`, when known (see Event)."""
         ...
 
-    async def heartbeat(self, edge_id: str, cursor: int) -> LeaseGrant:
-        """Renew the lease, acknowledging every event up to `cursor`."""
+    async def heartbeat(self, edge_id: str, cursor: int, stamp: str = "") -> LeaseGrant:
+        """Renew the lease, acknowledging every event up to `cursor` (whose event has
+        `stamp`, when known)."""
         ...
 
     async def deregister(self, edge_id: str) -> None:
         """Leave the fleet cleanly."""
         ...
 
-    async def events(self, after: int, wait: float) -> tuple[list[Event], int]:
-        """Events after `after` (long-poll up to `wait` s) and the current head."""
+    async def events(self, after: int, wait: float) -> tuple[list[Event], int, str | None]:
+        """Events after `after` (long-poll up to `wait` s), the current head, and the stamp
+        of the event at `after` ("" when there is none there; None when `after` is 0 or the
+        control plane does not say)."""
         ...
 
     async def distributions(self) -> list[ServingConfig]:
@@ -68,6 +74,7 @@ def _grant(data: dict[str, Any]) -> LeaseGrant:
         cursor=int(data["cursor"]),
         epoch=str(data.get("epoch", "")),  # absent from an older control plane
         lapsed=bool(data.get("lapsed", False)),
+        foreign=bool(data.get("foreign", False)),
     )
 
 
@@ -116,27 +123,23 @@ class HttpLink:
             raise LinkError("control plane answered a non-object")
         return data
 
-    async def register(self, name: str, url: str, cursor: int | None) -> LeaseGrant:
+    async def register(
+        self, name: str, url: str, cursor: int | None, stamp: str = ""
+    ) -> LeaseGrant:
         """POST register."""
-        return _grant(
-            await self._call(
-                "POST", PREFIX + "/register", body={"name": name, "url": url, "cursor": cursor}
-            )
-        )
+        body = {"name": name, "url": url, "cursor": cursor, "stamp": stamp}
+        return _grant(await self._call("POST", PREFIX + "/register", body=body))
 
-    async def heartbeat(self, edge_id: str, cursor: int) -> LeaseGrant:
+    async def heartbeat(self, edge_id: str, cursor: int, stamp: str = "") -> LeaseGrant:
         """POST heartbeat."""
-        return _grant(
-            await self._call(
-                "POST", PREFIX + "/heartbeat", body={"edge_id": edge_id, "cursor": cursor}
-            )
-        )
+        body = {"edge_id": edge_id, "cursor": cursor, "stamp": stamp}
+        return _grant(await self._call("POST", PREFIX + "/heartbeat", body=body))
 
     async def deregister(self, edge_id: str) -> None:
         """POST deregister."""
         await self._call("POST", PREFIX + "/deregister", body={"edge_id": edge_id})
 
-    async def events(self, after: int, wait: float) -> tuple[list[Event], int]:
+    async def events(self, after: int, wait: float) -> tuple[list[Event], int, str | None]:
         """GET events (long poll)."""
         data = await self._call(
             "GET",
@@ -144,7 +147,9 @@ class HttpLink:
             f"after={after}&wait_ms={int(wait * 1000)}",
             timeout=wait + self._timeout,
         )
-        return [event_from_json(e) for e in data["events"]], int(data["head"])
+        anchor = data.get("anchor")  # absent from an older control plane
+        events = [event_from_json(e) for e in data["events"]]
+        return events, int(data["head"]), None if anchor is None else str(anchor)
 
     async def distributions(self) -> list[ServingConfig]:
         """GET distributions."""

@@ -204,11 +204,20 @@ class Coordinator:
     # -- the edges' side ------------------------------------------------------------------
 
     async def register(
-        self, name: str, url: str, cursor: int | None, *, in_process: bool = False
+        self,
+        name: str,
+        url: str,
+        cursor: int | None,
+        *,
+        stamp: str = "",
+        in_process: bool = False,
     ) -> LeaseGrant:
         """An edge process starts, or comes back after being forgotten: a new session with its
-        own lease. `cursor` None: its cache is empty, so it starts at the head. `in_process`:
-        the edge runs in this process (forgotten at once by the next control plane)."""
+        own lease. `cursor` None: its cache is empty, so it starts at the head; a cursor that
+        is not a position of this log (see `foreign`) starts it at 0, waited for until it has
+        reset. `in_process`: the edge runs in this process (forgotten at once by the next
+        control plane)."""
+        foreign = cursor is not None and await self._foreign(cursor, stamp)
         now_wall = self._clock.now()
         record = await self._store.register_edge(
             EdgeRecord(
@@ -222,7 +231,7 @@ class Coordinator:
             )
         )
         head = self._head
-        start = head if cursor is None else cursor
+        start = head if cursor is None else 0 if foreign else cursor
         now = self._monotonic()
         lease = EdgeLease(record.id, name, url, start, 0.0, touched_at=now)
         self._leases.edges[record.id] = lease
@@ -230,22 +239,43 @@ class Coordinator:
         log.info("edge registered", extra={"edge_id": record.id, "edge": name, "cursor": start})
         self._wake.set()
         return LeaseGrant(
-            record.id, self._leases.lease_seconds, head, start, self._epoch(lease), False
+            record.id, self._leases.lease_seconds, head, start, self._epoch(lease), False, foreign
         )
 
-    async def heartbeat(self, edge_id: str, cursor: int) -> LeaseGrant:
+    async def heartbeat(self, edge_id: str, cursor: int, stamp: str = "") -> LeaseGrant:
         """Renew a session's lease and record its progress (acks ride on heartbeats); the
-        answer says whether the lease had lapsed here (and carries the lease epoch)."""
-        lease = self._leases.edges.get(edge_id)
-        if lease is None:
+        answer says whether the lease had lapsed here (and carries the lease epoch). A cursor
+        that is not a position of this log (`foreign`) renews the lease but acknowledges
+        nothing: the edge followed another log and resets on this answer."""
+        if edge_id not in self._leases.edges:
             raise NoSuchEdge()
-        lapsed = self._leases.renew(edge_id, cursor, self._monotonic())
+        foreign = await self._foreign(cursor, stamp)
+        lease = self._leases.edges.get(edge_id)
+        if lease is None:  # deregistered or forgotten meanwhile
+            raise NoSuchEdge()
+        acked = lease.cursor if foreign else cursor
+        lapsed = self._leases.renew(edge_id, acked, self._monotonic())
         if lapsed:
             log.info("edge lease had lapsed", extra={"edge_id": edge_id, "edge": lease.name})
         self._wake.set()
         return LeaseGrant(
-            edge_id, self._leases.lease_seconds, self._head, cursor, self._epoch(lease), lapsed
+            edge_id,
+            self._leases.lease_seconds,
+            self._head,
+            cursor,
+            self._epoch(lease),
+            lapsed,
+            foreign,
         )
+
+    async def _foreign(self, cursor: int, stamp: str) -> bool:
+        """Whether an edge's cursor is not a position of this log: beyond its head, or (when
+        the edge knows the stamp of the event there) another event at that position."""
+        if cursor > self._head:
+            return True
+        if not stamp or cursor <= 0:
+            return False
+        return await self._store.event_stamp(cursor) != stamp
 
     def _epoch(self, lease: EdgeLease) -> str:
         # Changes whenever this side may have stopped waiting for the session: at each lapse
@@ -286,8 +316,12 @@ class Coordinator:
             await self._store.touch_edges([lease.edge_id for lease in due], self._clock.now())
         return gone
 
-    async def events(self, after: int, wait: float, limit: int = 1000) -> tuple[list[Event], int]:
-        """Events after `after` (long-poll up to `wait` seconds when there are none)."""
+    async def events(
+        self, after: int, wait: float, limit: int = 1000
+    ) -> tuple[list[Event], int, str | None]:
+        """Events after `after` (long-poll up to `wait` seconds when there are none), the head,
+        and the anchor: the stamp of the event at `after` ("" when this log has none there;
+        None for 0), which the edge compares with the one it applied there."""
         if self._head <= after and wait > 0:
             released = self._released
             async with self._new_events:
@@ -296,12 +330,13 @@ class Coordinator:
                         await self._new_events.wait_for(
                             lambda: self._head > after or self._released != released
                         )
+        anchor = None if after <= 0 else (await self._store.event_stamp(after) or "")
         if self._head <= after:
-            return [], self._head
+            return [], self._head, anchor
         found = await self._store.events_after(after, limit)
         if found:  # committed events not announced yet (or never: a deleted distribution)
             await self._advance_head(found[-1].pos)
-        return found, self._head
+        return found, self._head, anchor
 
     def edges(self) -> list[tuple[EdgeLease, bool, float]]:
         """Each known session (by name, then id) with whether its lease is live and seconds

@@ -38,21 +38,23 @@ class LocalLink:
         self._store = store
         self._in_process = in_process
 
-    async def register(self, name: str, url: str, cursor: int | None) -> LeaseGrant:
+    async def register(
+        self, name: str, url: str, cursor: int | None, stamp: str = ""
+    ) -> LeaseGrant:
         """Register with the coordinator."""
         return await _translated(
-            self._coordinator.register(name, url, cursor, in_process=self._in_process)
+            self._coordinator.register(name, url, cursor, stamp=stamp, in_process=self._in_process)
         )
 
-    async def heartbeat(self, edge_id: str, cursor: int) -> LeaseGrant:
+    async def heartbeat(self, edge_id: str, cursor: int, stamp: str = "") -> LeaseGrant:
         """Renew the lease and acknowledge."""
-        return await _translated(self._coordinator.heartbeat(edge_id, cursor))
+        return await _translated(self._coordinator.heartbeat(edge_id, cursor, stamp))
 
     async def deregister(self, edge_id: str) -> None:
         """Leave cleanly."""
         await _translated(self._coordinator.deregister(edge_id))
 
-    async def events(self, after: int, wait: float) -> tuple[list[Event], int]:
+    async def events(self, after: int, wait: float) -> tuple[list[Event], int, str | None]:
         """Long-poll the log."""
         return await _translated(self._coordinator.events(after, wait))
 

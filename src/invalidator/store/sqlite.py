@@ -466,7 +466,7 @@ class SqliteStore:
     async def events_after(self, pos: int, limit: int) -> list[Event]:
         """Events with a position above `pos`, in order (invalidations with their paths)."""
         rows = self._query(
-            "SELECT e.pos, e.kind, e.distribution_id, i.paths FROM events e "
+            "SELECT e.pos, e.kind, e.distribution_id, i.paths, e.created_at FROM events e "
             "LEFT JOIN invalidations i ON i.id = e.invalidation_id "
             "WHERE e.pos > ? ORDER BY e.pos LIMIT ?",
             (pos, limit),
@@ -477,9 +477,15 @@ class SqliteStore:
                 kind=EventKind(row[1]),
                 distribution_id=row[2],
                 paths=tuple(json.loads(row[3])) if row[3] else (),
+                stamp=row[4],
             )
             for row in rows
         ]
+
+    async def event_stamp(self, pos: int) -> str | None:
+        """The stamp of the event at `pos`, None when there is none."""
+        rows = self._query("SELECT created_at FROM events WHERE pos = ?", (pos,))
+        return str(rows[0][0]) if rows else None
 
     async def head_position(self) -> int:
         """The position of the newest event (0 when there is none)."""

@@ -57,6 +57,7 @@ def event_to_json(event: Event) -> dict[str, Any]:
         "kind": event.kind.value,
         "distribution_id": event.distribution_id,
         "paths": list(event.paths),
+        "stamp": event.stamp,
     }
 
 
@@ -67,4 +68,5 @@ def event_from_json(data: dict[str, Any]) -> Event:
         kind=EventKind(data["kind"]),
         distribution_id=str(data["distribution_id"]),
         paths=tuple(str(p) for p in data["paths"]),
+        stamp=str(data.get("stamp", "")),  # absent from an older control plane
     )
