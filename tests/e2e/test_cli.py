@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import signal
 import socket
 from collections.abc import Callable
 from pathlib import Path
@@ -429,6 +430,37 @@ def test_sigterm_right_after_listening_stops_cleanly(start_server: StartServer) 
 
 
 @pytest.mark.slow
+def test_sighup_stops_serve_gracefully_and_a_second_signal_does_not_wait(
+    start_server: StartServer,
+) -> None:
+    """SIGHUP stops `serve` as SIGTERM does, waiting for a request in flight (a body still
+    arriving); a second signal stops it at once, exit 0, no traceback (SIGHUP once killed it
+    with status 129, and further signals were ignored)."""
+    import time
+
+    srv = start_server()
+    assert srv.proc is not None
+    host, port = srv.url.removeprefix("http://").rsplit(":", 1)
+    with socket.create_connection((host, int(port))) as trickle:
+        trickle.sendall(
+            b"POST /2020-05-31/distribution/EX/invalidation HTTP/1.1\r\nHost: x\r\n"
+            b"Content-Length: 100\r\n\r\n<Inv"
+        )
+        time.sleep(0.3)
+        srv.proc.send_signal(signal.SIGHUP)
+        time.sleep(1.0)
+        assert srv.proc.poll() is None  # waiting for the request in flight
+        started = time.monotonic()
+        srv.proc.send_signal(signal.SIGHUP)
+        assert srv.proc.wait(10) == 0
+        assert time.monotonic() - started < 5
+    time.sleep(0.2)
+    logged = "\n".join(srv.output)
+    assert "Traceback" not in logged
+    assert "stopping now" in logged
+
+
+@pytest.mark.slow
 def test_sigterm_stops_an_edge_still_trying_to_register() -> None:
     """An edge whose control plane does not answer retries registering, and still stops on
     SIGTERM with exit 0 (it once ignored every signal until SIGKILL)."""
@@ -466,7 +498,7 @@ def test_serve_on_a_taken_port_is_one_clear_line(tmp_path: Path, which: str) -> 
     cause = next(line for line in done.stderr.splitlines() if "address already in use" in line)
     assert json.loads(cause)["level"] == "error"  # a JSON line, as every log record
     label = "API" if which == "--port" else "edge"
-    assert f"Error: invalidator {label} failed to start: cannot listen on 127.0.0.1:{port}" in (
-        done.stderr
-    )
+    failed = f"Error: invalidator {label} failed to start: cannot listen on 127.0.0.1:{port}: "
+    error_line = next(line for line in done.stderr.splitlines() if line.startswith(failed))
+    assert "address already in use" in error_line  # the cause on the one line
     assert "Traceback" not in done.stderr + done.stdout

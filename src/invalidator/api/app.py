@@ -6,6 +6,8 @@ is logged with its traceback and answered with a bare InternalError (no tracebac
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import time
 import uuid
@@ -27,10 +29,15 @@ from invalidator.api.http import (
     read_body,
     send_response,
 )
-from invalidator.api.routing import Call, Router
+from invalidator.api.routing import Call, Match, Router
 from invalidator.api.throttle import RateLimiter
 from invalidator.api.wire.error_xml import error_document
-from invalidator.domain.errors import InternalError, MethodNotAllowed, ServiceError
+from invalidator.domain.errors import (
+    InternalError,
+    MethodNotAllowed,
+    ServiceError,
+    ServiceUnavailable,
+)
 from invalidator.domain.models import AccessKey
 
 log = logging.getLogger("invalidator.api")
@@ -97,16 +104,13 @@ class ControlPlaneApp:
                 body=body,
                 request_id=request_id,
             )
-            if matched.route.public:
-                key = ANONYMOUS
-            else:
-                key = await self._auth.authenticate(request, matched.version)
+            key = (
+                ANONYMOUS
+                if matched.route.public
+                else await self._auth.authenticate(request, matched.version)
+            )
             key_id = key.access_key_id
-            if self._limiter is not None and matched.route.throttled:
-                self._limiter.check(key.access_key_id)
-            dist_param = matched.route.distribution_param
-            if dist_param is not None:
-                authorize(key, operation, matched.params[dist_param], self._settings.account_id)
+            self._admit(key, matched)
             call = Call(
                 request=request,
                 version=matched.version,
@@ -119,6 +123,9 @@ class ControlPlaneApp:
             code = "-"  # head only, with the Content-Length of the body it leaves out
         except ClientGone:
             log.info("client gone", extra={"request_id": request_id, "operation": operation})
+            return
+        except asyncio.CancelledError:
+            await self._cut_short(send, version, request_id, operation)
             return
         except ServiceError as exc:
             response = Response(exc.status, error_document(exc, version, request_id))
@@ -135,19 +142,36 @@ class ControlPlaneApp:
         response.headers.append(("x-amzn-requestid", request_id))
         await send_response(send, response, self._date)
         if log.isEnabledFor(logging.INFO):  # the record's fields cost even when it is dropped
-            log.info(
-                "request",
-                extra={
-                    "request_id": request_id,
-                    "method": method,
-                    "path": path[:300],
-                    "operation": operation,
-                    "status": response.status,
-                    "error_code": code,
-                    "access_key_id": key_id,
-                    "duration_ms": round((time.perf_counter() - started) * 1000, 3),
-                },
+            fields = {"request_id": request_id, "method": method, "path": path[:300]}
+            _log_request(fields, operation, response.status, code, key_id, started)
+
+    def _admit(self, key: AccessKey, matched: Match) -> None:
+        """The caller's rate limit (Throttling) and its right to the distribution named
+        (AccessDenied)."""
+        if self._limiter is not None and matched.route.throttled:
+            self._limiter.check(key.access_key_id)
+        dist_param = matched.route.distribution_param
+        if dist_param is not None:
+            authorize(
+                key, matched.route.operation, matched.params[dist_param], self._settings.account_id
             )
+
+    async def _cut_short(self, send: Send, version: str, request_id: str, operation: str) -> None:
+        """The server stops without waiting for this request (a second signal, or the graceful
+        timeout): a retryable 503 in the usual envelope, not uvicorn's bare 500 and a
+        traceback in the log."""
+        task = asyncio.current_task()
+        if task is not None:
+            task.uncancel()
+        log.info(
+            "request cut short: the server is stopping",
+            extra={"request_id": request_id, "operation": operation},
+        )
+        error = ServiceUnavailable("The service is shutting down; retry the request.")
+        response = Response(error.status, error_document(error, version, request_id))
+        response.headers.append(("x-amzn-requestid", request_id))
+        with contextlib.suppress(Exception):  # the connection may be gone already
+            await send_response(send, response, self._date)
 
     def _base_url(self, scope: Scope, request: Request) -> str:
         if self._settings.public_url:
@@ -167,3 +191,20 @@ async def _lifespan(receive: Receive, send: Send) -> None:
         elif message["type"] == "lifespan.shutdown":
             await send({"type": "lifespan.shutdown.complete"})
             return
+
+
+def _log_request(
+    fields: dict[str, str], operation: str, status: int, code: str, key_id: str, since: float
+) -> None:
+    """The request's log line (no secret: the key id only)."""
+    log.info(
+        "request",
+        extra={
+            **fields,
+            "operation": operation,
+            "status": status,
+            "error_code": code,
+            "access_key_id": key_id,
+            "duration_ms": round((time.perf_counter() - since) * 1000, 3),
+        },
+    )

@@ -31,8 +31,10 @@ _WILDCARD = frozenset({"0.0.0.0", "::", ""})  # noqa: S104 (compared, not bound)
 
 def _split_listen(listen: str) -> tuple[str, int]:
     host, sep, port = listen.rpartition(":")
-    if not sep or not port.isdigit():
-        raise click.UsageError(f"--listen must be HOST:PORT, not {listen!r}")
+    if not sep or not port.isdigit() or int(port) > 65535:
+        raise click.UsageError(
+            f"--listen must be HOST:PORT with a port from 0 to 65535, not {listen!r}"
+        )
     return host.strip("[]") or "127.0.0.1", int(port)
 
 
@@ -64,7 +66,11 @@ async def run_edge(settings: Settings) -> None:
     node = build_edge(settings, link, "", "")
     server = shutdown.register(
         uvicorn_server(
-            node.proxy, host, port, http=with_limits(EdgeHttpProtocol, settings.body_timeout)
+            node.proxy,
+            host,
+            port,
+            http=with_limits(EdgeHttpProtocol, settings.body_timeout),
+            longest_request=max(settings.body_timeout, settings.origin_timeout),
         )
     )
     try:

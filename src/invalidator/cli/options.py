@@ -42,7 +42,8 @@ _HELP = {
     "edge_host": "Address of the built-in edge (default: the API's host).",
     "control_plane": "Control plane URL a standalone edge connects to.",
     "listen": "HOST:PORT a standalone edge listens on.",
-    "edge_name": "Label of an edge in listings (default: edge-HOST-PORT); not an identity.",
+    "edge_name": "Label of an edge in listings (default: edge-HOST-PORT for `invalidator edge`, "
+    "builtin-HOST-PORT for serve's built-in edge); not an identity.",
     "cache_max_bytes": "Memory bound of an edge's cache (LRU eviction).",
     "cache_max_object_bytes": "Largest object an edge caches (larger ones stream through).",
     "origin_timeout": "Seconds an edge waits for its origin (504 after).",
@@ -79,7 +80,7 @@ _EDGE_ONLY = ("control_plane", "listen", "endpoint_url")
 SERVE_SETTINGS = tuple(name for name in ALL_SETTINGS if name not in _EDGE_ONLY)
 EDGE_SETTINGS = (
     "control_plane", "listen", "edge_name", "access_key_id", "secret_access_key", "log_level",
-    "cache_max_bytes", "cache_max_object_bytes", "origin_timeout", "lease_seconds",
+    "cache_max_bytes", "cache_max_object_bytes", "origin_timeout",
     "heartbeat_seconds", "body_timeout",
 )  # fmt: skip
 STORE_SETTINGS = ("data_dir", "domain_suffix")

@@ -60,7 +60,13 @@ async def _serve_locked(settings: Settings, shutdown: Shutdown) -> None:
     try:
         protocol = with_limits(ApiHttpProtocol, settings.body_timeout)
         api = shutdown.register(
-            uvicorn_server(plane.app, settings.host, settings.port, http=protocol)
+            uvicorn_server(
+                plane.app,
+                settings.host,
+                settings.port,
+                http=protocol,
+                longest_request=settings.body_timeout,
+            )
         )
         tasks = [await start_server(api, "invalidator API")]
         if settings.edge_port >= 0:
@@ -72,6 +78,7 @@ async def _serve_locked(settings: Settings, shutdown: Shutdown) -> None:
                 edge_server_host,
                 settings.edge_port,
                 http=with_limits(EdgeHttpProtocol, settings.body_timeout),
+                longest_request=max(settings.body_timeout, settings.origin_timeout),
             )
             tasks.append(await start_server(shutdown.register(edge_server), "invalidator edge"))
             port = bound_port(edge_server)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import signal
 import socket
 from collections.abc import Callable, Coroutine, Generator
@@ -13,6 +14,8 @@ import click
 import uvicorn
 
 from invalidator.settings import http_url
+
+_log = logging.getLogger("invalidator.server")
 
 
 class EmbeddedServer(uvicorn.Server):
@@ -30,11 +33,30 @@ class EmbeddedServer(uvicorn.Server):
     async def startup(self, sockets: list[socket.socket] | None = None) -> None:
         """uvicorn's startup, but a failure to listen ends this task, not the event loop:
         uvicorn logs the cause and calls sys.exit(), and a SystemExit escaping a task would
-        stop the whole loop with a traceback."""
+        stop the whole loop with a traceback. The cause uvicorn logged ("[Errno 98] ...
+        address already in use") is kept for the one-line error."""
+        causes = _Recorder()
+        uvicorn_log = logging.getLogger("uvicorn.error")
+        uvicorn_log.addHandler(causes)
         try:
             await super().startup(sockets=sockets)
         except SystemExit:
-            raise ListenFailed(f"cannot listen on {self.config.host}:{self.config.port}") from None
+            where = f"cannot listen on {self.config.host}:{self.config.port}"
+            reason = f": {causes.messages[-1]}" if causes.messages else ""
+            raise ListenFailed(where + reason) from None
+        finally:
+            uvicorn_log.removeHandler(causes)
+
+
+class _Recorder(logging.Handler):
+    """Keeps the messages of the records it sees (error and above)."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.ERROR)
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(record.getMessage()[:300])
 
 
 class ListenFailed(Exception):
@@ -42,7 +64,9 @@ class ListenFailed(Exception):
 
 
 class Shutdown:
-    """SIGINT/SIGTERM → ask every registered server to finish in-flight requests and stop.
+    """SIGINT/SIGTERM/SIGHUP → ask every registered server to finish in-flight requests and
+    stop; a second signal stops them without waiting for those (every acknowledged write is
+    already on disk).
 
     Installed first thing, before any server or store exists, so no signal can arrive while
     the default (process-killing) handler is still in place; servers registered after a
@@ -55,19 +79,25 @@ class Shutdown:
         self._hooks: list[Callable[[], Coroutine[Any, Any, None]]] = []
         self._running: set[asyncio.Task[None]] = set()
         loop = asyncio.get_running_loop()
-        for signum in (signal.SIGINT, signal.SIGTERM):
+        for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
             with contextlib.suppress(NotImplementedError, RuntimeError):
                 loop.add_signal_handler(signum, self.request)
 
     def request(self) -> None:
-        """Stop every server (as a signal does) and run the stop hooks."""
+        """Stop every server (as a signal does) and run the stop hooks; when a stop was
+        already requested, stop without waiting for in-flight requests."""
         first = not self.requested.is_set()
         self.requested.set()
         for server in self._servers:
             server.should_exit = True
+            if not first:
+                server.force_exit = True
         if first:
+            _log.info("stopping: finishing the requests in flight")
             for hook in self._hooks:
                 self._start(hook)
+        else:
+            _log.warning("stopping now: requests in flight are not waited for")
 
     def on_request(self, hook: Callable[[], Coroutine[Any, Any, None]]) -> None:
         """Run `hook` when a stop is requested (e.g. to answer long-polls, so in-flight
@@ -89,10 +119,16 @@ class Shutdown:
 
 
 def uvicorn_server(
-    app: Any, host: str, port: int, http: type[asyncio.Protocol] | str = "httptools"
+    app: Any,
+    host: str,
+    port: int,
+    http: type[asyncio.Protocol] | str = "httptools",
+    longest_request: float = 10.0,
 ) -> EmbeddedServer:
     """A uvicorn server for `app` without its own logging or signal ownership; `http` is the
-    protocol (an edge passes `EdgeHttpProtocol`)."""
+    protocol (an edge passes `EdgeHttpProtocol`). A stop waits for the requests in flight up
+    to `longest_request` seconds and one more (the longest a request can take by its own
+    timeouts: a trickled body, a slow origin), so each gets its own answer, not a cut."""
     config = uvicorn.Config(
         app,
         host=host,
@@ -103,7 +139,7 @@ def uvicorn_server(
         http=http,
         server_header=False,
         date_header=False,
-        timeout_graceful_shutdown=10,
+        timeout_graceful_shutdown=max(10, int(longest_request) + 1),
         timeout_keep_alive=30,
     )
     return EmbeddedServer(config)
