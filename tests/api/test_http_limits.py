@@ -63,12 +63,13 @@ def _response(raw: bytes) -> httpx.Response:
 
 
 PATH = "/2020-05-31/distribution/EDFDVBD6EXAMPLE/invalidation"
+NOT_SERVING = ("No distribution", "This edge has not reached")  # unknown host; not loaded yet
 
 
 def _until_edge_serves(edge_url: str, host: str) -> None:
     """Wait until the edge knows the distribution of `host` (it learns it from the log)."""
     deadline = time.monotonic() + 10
-    while httpx.get(f"{edge_url}/", headers={"Host": host}).text.startswith("No distribution"):
+    while httpx.get(f"{edge_url}/", headers={"Host": host}).text.startswith(NOT_SERVING):
         assert time.monotonic() < deadline, f"the edge never learned {host}"
         time.sleep(0.05)
 

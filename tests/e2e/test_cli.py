@@ -9,6 +9,7 @@ import socket
 from collections.abc import Callable
 from pathlib import Path
 
+import httpx
 import pytest
 from botocore.exceptions import ClientError
 
@@ -474,6 +475,9 @@ def test_sigterm_stops_an_edge_still_trying_to_register() -> None:
     edge = EdgeProcess(nowhere).spawn().wait_ready()
     time.sleep(1.0)
     assert any("registration failed; retrying" in line for line in edge.output)
+    waiting = httpx.get(edge.url + "/page", headers={"host": "any.example"}, timeout=5)
+    assert waiting.status_code == 503  # not 404: it does not know yet which hosts it serves
+    assert "has not reached its control plane" in waiting.text
     started = time.monotonic()
     assert edge.terminate() == 0, edge.output
     assert time.monotonic() - started < 3

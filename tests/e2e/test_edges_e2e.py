@@ -68,7 +68,8 @@ class Fleet:
 
     def wait_serving(self, edge_url: str) -> None:
         """Until the edge knows the distribution."""
-        wait_until(lambda: not self.get(edge_url, "/").text.startswith("No distribution"),
+        not_serving = ("No distribution", "This edge has not reached")  # unknown; not loaded
+        wait_until(lambda: not self.get(edge_url, "/").text.startswith(not_serving),
                    what=f"{edge_url} config")  # fmt: skip
 
     def cache_everywhere(self, path: str, expected: bytes) -> None:

@@ -147,13 +147,15 @@ class EdgeProxy:
     # -- distributions ---------------------------------------------------------------------
 
     def set_distributions(self, configs: Iterable[ServingConfig]) -> None:
-        """Serve exactly these distributions (others' cached objects are dropped)."""
+        """Serve exactly these distributions (others' cached objects are dropped); from the
+        first call on, requests are answered (before it, 503)."""
         configs = list(configs)
         wanted = {c.distribution_id for c in configs}
         for distribution_id in self._routes.distribution_ids() - wanted:
             self.remove_distribution(distribution_id)
         for config in configs:
             self.upsert_distribution(config)
+        self._routes.loaded = True
 
     def upsert_distribution(self, config: ServingConfig) -> bool:
         """Serve a new distribution or its new configuration (the cache is kept). True when

@@ -21,6 +21,7 @@ from invalidator.edge.keys import (
 from invalidator.edge.responses import ERROR
 
 _HOST_MEMO = 4096
+NOT_READY = "This edge has not reached its control plane yet; retry shortly.\n"
 # CloudFront's answer to a method the cache behavior's AllowedMethods leaves out.
 METHOD_NOT_ALLOWED = (
     "This distribution is not configured to allow the HTTP request method that was used for "
@@ -50,6 +51,7 @@ class Routes:
     """The distributions an edge serves, by host name."""
 
     def __init__(self) -> None:
+        self.loaded = False  # the distributions were read from the control plane once
         self._configs: dict[str, ServingConfig] = {}
         self._hosts: dict[str, ServingConfig] = {}
         self._by_host_header: dict[str, ServingConfig | None] = {}  # Host values seen (bounded)
@@ -83,7 +85,11 @@ class Routes:
     def route(
         self, method: str, raw_path: str, raw_query: bytes, folded: dict[str, str]
     ) -> Routed | RouteError:
-        """Distribution, behavior, key and forwarding of a request; or the error to answer."""
+        """Distribution, behavior, key and forwarding of a request; or the error to answer
+        (503 until the distributions were first read: a 404 would say the host is unknown,
+        and to a load balancer the edge would look ready)."""
+        if not self.loaded:
+            return 503, NOT_READY, ERROR
         config = self._config_for_host(folded.get("host", ""))
         if config is None:
             return 404, "No distribution is configured for this host.\n", None
