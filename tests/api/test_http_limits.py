@@ -4,6 +4,7 @@ and a request's head is bounded in size and in time (a fast answer, never a hang
 from __future__ import annotations
 
 import contextlib
+import json
 import re
 import socket
 import time
@@ -98,6 +99,28 @@ def test_unparsable_requests_get_the_xml_envelope(server: ServerProcess, raw: by
     assert_error(answer, 400, "InvalidArgument", NOT_HTTP)
     assert answer.headers["connection"] == "close"
     assert server.proc is not None and server.proc.poll() is None
+
+
+def test_a_refused_request_is_logged_with_the_id_it_was_answered(
+    start_server: Callable[..., ServerProcess],
+) -> None:
+    """What the HTTP layer refuses before routing is in the log under the request id the
+    client got (an operator searching for that id found nothing)."""
+    server = start_server(INVALIDATOR_LOG_LEVEL="info")
+    with _connect(server.url) as sock:
+        sock.sendall(UNPARSABLE["bad-chunk-size"])
+        answer = _response(_read_all(sock))
+    request_id = answer.headers["x-amzn-requestid"]
+    deadline = time.monotonic() + 5
+    while not any(request_id in line for line in server.output):
+        assert time.monotonic() < deadline, server.output[-5:]
+        time.sleep(0.05)
+    (line,) = [line for line in server.output if request_id in line]
+    record = json.loads(line)
+    assert (record["message"], record["error_code"]) == (
+        "request refused before routing",
+        "InvalidArgument",
+    )
 
 
 def test_an_endless_header_is_cut_off(server: ServerProcess) -> None:

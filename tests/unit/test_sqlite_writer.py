@@ -4,6 +4,7 @@ statements on the caller's loop, the lock wait and COMMIT in the thread; several
 from __future__ import annotations
 
 import asyncio
+import logging
 import sqlite3
 import threading
 import time
@@ -216,9 +217,13 @@ async def test_writes_after_close_are_refused(tmp_path: Path) -> None:
     assert len(_rows(path)) == 5
 
 
-async def test_a_transaction_sqlite_rolled_back_fails_the_whole_group(tmp_path: Path) -> None:
+async def test_a_transaction_sqlite_rolled_back_fails_the_whole_group(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     """A full disk makes SQLite roll the whole transaction back: the jobs after it must not
-    run in autocommit (nothing of the group reaches the disk, every caller is told)."""
+    run in autocommit (nothing of the group reaches the disk, every caller is told), and the
+    cause is logged once (the callers only see a 503)."""
+    caplog.set_level(logging.ERROR, logger="invalidator.store")
     path = tmp_path / "db.sqlite"
     writer = _writer_on_table(path)
     writer._conn.execute("PRAGMA max_page_count = 3")  # room for the schema, not for a big row
@@ -238,6 +243,9 @@ async def test_a_transaction_sqlite_rolled_back_fails_the_whole_group(tmp_path: 
     )
     assert all(isinstance(r, ServiceUnavailable) for r in results)
     assert _rows(path) == []
+    (logged,) = [r for r in caplog.records if r.name == "invalidator.store"]
+    assert logged.getMessage() == "store writes failed: answered 503"
+    assert "full" in logged.__dict__["error"] and logged.__dict__["writes_failed"] == 3
     writer._conn.execute("PRAGMA max_page_count = 1000000")
     await writer.submit(_insert("after"))  # type: ignore[arg-type]
     assert _rows(path) == ["after"]

@@ -9,6 +9,7 @@ and `Date`, as every API answer is:
 
 from __future__ import annotations
 
+import logging
 import uuid
 from http import HTTPStatus
 
@@ -24,6 +25,7 @@ from invalidator.domain.errors import (
 from invalidator.http_head import BoundedHeadProtocol, HeadProblem
 
 _DATE = HttpDate()
+log = logging.getLogger("invalidator.api")
 
 
 class ApiHttpProtocol(BoundedHeadProtocol):
@@ -32,6 +34,10 @@ class ApiHttpProtocol(BoundedHeadProtocol):
     def _reject(self, problem: str, detail: str) -> bytes:
         error = _error(problem, detail)
         request_id = str(uuid.uuid4())
+        log.info(
+            "request refused before routing",
+            extra={"request_id": request_id, "error_code": error.code, "detail": detail[:200]},
+        )
         body = error_document(error, LATEST_VERSION, request_id)
         head = [
             b"HTTP/1.1 %d %s\r\n" % (error.status, HTTPStatus(error.status).phrase.encode()),

@@ -12,6 +12,7 @@ buffer is full) takes uvicorn's usual path to the ASGI app, unchanged.
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import httptools
@@ -23,6 +24,9 @@ from invalidator.http_head import BoundedHeadProtocol, HeadProblem
 
 _ANSWERABLE = frozenset({b"GET", b"HEAD"})
 _BODY_HEADERS = frozenset({b"content-length", b"transfer-encoding"})
+
+
+_log = logging.getLogger("invalidator.edge")
 
 
 class _Answered:
@@ -75,6 +79,7 @@ class EdgeHttpProtocol(BoundedHeadProtocol):
         super().on_headers_complete()
 
     def _reject(self, problem: str, detail: str) -> bytes:
+        _log.info("request refused before routing", extra={"problem": problem, "detail": detail})
         if problem == HeadProblem.TOO_LARGE:
             return plain_response(431, f"The request headers exceed {detail} bytes.\n")
         if problem == HeadProblem.TOO_SLOW:

@@ -26,9 +26,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import queue
 import sqlite3
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -36,6 +38,7 @@ from typing import Any, TypeVar
 from invalidator.domain.errors import ServiceUnavailable
 
 T = TypeVar("T")
+log = logging.getLogger("invalidator.store")
 MAX_GROUP = 256
 _LOCK_RETRY = 0.001  # seconds before a loop tries again for a connection another loop holds
 _Job = tuple[Callable[[sqlite3.Connection], Any], "asyncio.Future[Any]", bool]  # bool: in_thread
@@ -72,6 +75,7 @@ class GroupCommitWriter:
         self._queues: dict[asyncio.AbstractEventLoop, _LoopQueue] = {}
         self._stopped = False
         self._work: queue.SimpleQueue[_Work | None] = queue.SimpleQueue()
+        self._failures = _FailureLog()
         self._thread = threading.Thread(target=self._run, name="sqlite-writer", daemon=True)
         self._thread.start()
 
@@ -141,7 +145,7 @@ class GroupCommitWriter:
         except BaseException as exc:  # the group's callers are answered, the writer goes on
             self._rollback()
             self._conn_lock.release()
-            self._finish(lq, group, _failed(group, exc))
+            self._finish(lq, group, self._failed(group, exc))
             if not isinstance(exc, sqlite3.Error):  # not the database's: the loop hears of it
                 raise
             return
@@ -176,7 +180,7 @@ class GroupCommitWriter:
                 else:
                     outcomes = self._commit(work.group, work.outcomes)
             except BaseException as exc:  # the thread must outlive any job
-                outcomes = _failed(work.group, exc)
+                outcomes = self._failed(work.group, exc)
             with contextlib.suppress(RuntimeError):  # that loop is closed: nobody waits
                 work.queue.loop.call_soon_threadsafe(self._finish, work.queue, work.group, outcomes)
         self._conn.close()
@@ -186,7 +190,7 @@ class GroupCommitWriter:
             self._conn.execute("COMMIT")
         except sqlite3.Error as exc:
             self._rollback()
-            return _failed(group, exc)
+            return self._failed(group, exc)
         finally:
             self._conn_lock.release()
         return outcomes
@@ -202,7 +206,7 @@ class GroupCommitWriter:
             conn.execute("COMMIT")
         except BaseException as exc:
             self._rollback()
-            return _failed(group, exc)
+            return self._failed(group, exc)
         finally:
             with contextlib.suppress(sqlite3.Error):
                 conn.execute("PRAGMA busy_timeout = 0")
@@ -237,7 +241,10 @@ class GroupCommitWriter:
                 outcome = (False, exc)
             if not conn.in_transaction:  # SQLite rolled it all back (disk full, I/O error):
                 # the rest of the group must not run in autocommit; the group fails
-                raise sqlite3.OperationalError("the group's transaction was rolled back by SQLite")
+                cause = f": {outcome[1]}" if not outcome[0] else ""
+                raise sqlite3.OperationalError(
+                    f"the group's transaction was rolled back by SQLite{cause}"
+                )
             if savepoints:
                 if not outcome[0]:
                     conn.execute("ROLLBACK TO job")
@@ -246,6 +253,14 @@ class GroupCommitWriter:
                 return None
             outcomes.append(outcome)
         return outcomes
+
+    def _failed(self, group: list[_Job], exc: BaseException) -> list[_Outcome]:
+        """Every job of a group that could not commit: ServiceUnavailable, caused by `exc`
+        (logged: the callers only see a 503, the operator must learn why, e.g. a full disk)."""
+        self._failures.note(exc, len(group))
+        failure = ServiceUnavailable()
+        failure.__cause__ = exc
+        return [(False, failure)] * len(group)
 
     def _begin(self) -> None:
         """BEGIN IMMEDIATE; `_Busy` when another connection holds the write lock (on the
@@ -267,8 +282,22 @@ class _Busy(sqlite3.OperationalError):
     """Another connection holds the database's write lock."""
 
 
-def _failed(group: list[_Job], exc: BaseException) -> list[_Outcome]:
-    """Every job of a group that could not commit: ServiceUnavailable, caused by `exc`."""
-    failure = ServiceUnavailable()
-    failure.__cause__ = exc
-    return [(False, failure)] * len(group)
+class _FailureLog:
+    """Logs store write failures at most once a second, with how many writes failed since."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()  # the loop and the writer thread both note failures
+        self._logged_at = 0.0
+        self._unlogged = 0
+
+    def note(self, exc: BaseException, writes: int) -> None:
+        with self._lock:
+            self._unlogged += writes
+            now = time.monotonic()
+            if now - self._logged_at < 1.0:
+                return
+            failed, self._unlogged, self._logged_at = self._unlogged, 0, now
+        log.error(
+            "store writes failed: answered 503",
+            extra={"error": f"{type(exc).__name__}: {exc}"[:300], "writes_failed": failed},
+        )
