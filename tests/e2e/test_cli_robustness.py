@@ -240,3 +240,36 @@ def test_a_data_dir_that_is_a_file_is_named_as_such(args: list[str], tmp_path: A
     assert done.returncode == 1, done.stderr
     assert "not a directory" in _one_line_error(done).lower()
     assert "File exists" not in done.stderr
+
+
+@pytest.mark.parametrize(
+    "args",
+    [["keys", "list"], ["keys", "revoke", "AKIAEXAMPLE"], ["distribution", "list"],
+     ["distribution", "show", "EXXXXXXXXXXXXX"], ["distribution", "delete", "EXXXXXXXXXXXXX"]],
+    ids=["keys-list", "keys-revoke", "distribution-list", "distribution-show",
+         "distribution-delete"],
+)  # fmt: skip
+def test_a_data_dir_without_a_store_is_an_error_not_an_empty_store(
+    args: list[str], tmp_path: Any
+) -> None:
+    """A command reading or changing the local store, on a data dir that holds none (a typo,
+    another XDG_DATA_HOME): one line naming it, and no new store left behind (an empty
+    listing, a bootstrap key, or a revocation of nothing looked like success)."""
+    typo = tmp_path / "no-store-here"
+    line = _one_line_error(invalidator(*args, "--data-dir", str(typo), check=False))
+    assert f"no invalidator store at {typo / 'invalidator.db'}" in line
+    assert not (typo / "invalidator.db").exists()
+
+
+def test_creating_in_a_data_dir_without_a_store_says_a_new_one_was_made(tmp_path: Any) -> None:
+    """`distribution create` and `keys create` may come before the first serve: they make
+    the store, and say so on stderr (the place to spot a mistyped --data-dir)."""
+    data = tmp_path / "fresh"
+    made = invalidator(
+        "distribution", "create", "--origin", "http://127.0.0.1:9000", "--data-dir", str(data),
+        env=CREDENTIALS,
+    )  # fmt: skip
+    assert f"note: no store at {data / 'invalidator.db'} yet; created a new one" in made.stderr
+    assert "Id:" in made.stdout
+    again = invalidator("keys", "create", "--data-dir", str(data))
+    assert "note:" not in again.stderr and "AWS_ACCESS_KEY_ID=" in again.stdout

@@ -60,7 +60,7 @@ async def create(
 ) -> None:
     """Create a distribution and print it."""
     config = config_for_origin(origin, aliases, tag_header, comment=comment)
-    async with api_client(settings_from(flags)) as client:
+    async with api_client(settings_from(flags), create=True) as client:
         created = await client.create_distribution(config)
     click.echo(_describe(created))
 

@@ -6,6 +6,7 @@ from typing import Any
 
 import click
 
+from invalidator.cli.local import require_store
 from invalidator.cli.options import STORE_SETTINGS, run_async, settings_from, settings_options
 from invalidator.domain.access_keys import new_access_key, revoked
 from invalidator.domain.clock import SystemClock
@@ -25,7 +26,9 @@ def keys() -> None:
 @run_async
 async def create_key(distributions: tuple[str, ...], description: str, **flags: Any) -> None:
     """Create a key; its secret is printed this once."""
-    store = open_store(settings_from(flags))
+    settings = settings_from(flags)
+    require_store(settings, create=True)
+    store = open_store(settings)
     try:
         for distribution_id in distributions:  # a typo would make a key good for nothing
             if await store.get_distribution(distribution_id) is None:
@@ -45,7 +48,9 @@ async def create_key(distributions: tuple[str, ...], description: str, **flags: 
 @run_async
 async def list_keys(**flags: Any) -> None:
     """List keys (never their secrets)."""
-    store = open_store(settings_from(flags))
+    settings = settings_from(flags)
+    require_store(settings, create=False)
+    store = open_store(settings)
     try:
         found = await store.list_access_keys()
     finally:
@@ -63,7 +68,9 @@ async def list_keys(**flags: Any) -> None:
 @run_async
 async def revoke_key(access_key_id: str, **flags: Any) -> None:
     """Revoke a key: requests signed with it get InvalidClientTokenId from now on."""
-    store = open_store(settings_from(flags))
+    settings = settings_from(flags)
+    require_store(settings, create=False)
+    store = open_store(settings)
     try:
         key = await store.get_access_key(access_key_id)
         if key is None:

@@ -32,6 +32,25 @@ async def stored_credentials(settings: Settings) -> tuple[str, str] | None:
     return None
 
 
+def require_store(settings: Settings, *, create: bool) -> None:
+    """A command on the local store: the store must exist (a mistyped --data-dir would else
+    show an empty store, or revoke nothing, as if all were well), except for a command that
+    creates something (`create`), which makes the store and says so on stderr."""
+    path = settings.database_path
+    if path.exists() or (path.parent.exists() and not path.parent.is_dir()):
+        return  # opening it says what is wrong with it (not a directory, not a database)
+    if not create:
+        raise click.ClickException(
+            f"no invalidator store at {path}: run `invalidator serve --data-dir {path.parent}` "
+            "first, or pass the --data-dir (or --endpoint-url) of the server you mean"
+        )
+    click.echo(
+        f"note: no store at {path} yet; created a new one (a server on another data "
+        "directory will not see what this command writes)",
+        err=True,
+    )
+
+
 @asynccontextmanager
 async def remote_client(settings: Settings) -> AsyncIterator[CloudFrontClient]:
     """A client of the server at `settings.client_endpoint`."""
@@ -52,8 +71,11 @@ async def remote_client(settings: Settings) -> AsyncIterator[CloudFrontClient]:
 
 
 @asynccontextmanager
-async def api_client(settings: Settings) -> AsyncIterator[CloudFrontClient]:
-    """The remote server when `--endpoint-url` is set, else the API in-process on the store.
+async def api_client(
+    settings: Settings, *, create: bool = False
+) -> AsyncIterator[CloudFrontClient]:
+    """The remote server when `--endpoint-url` is set, else the API in-process on the store
+    (which must exist unless the command `create`s something: see `require_store`).
 
     In-process, the running server (if any) sees every change at once: both share the store.
     """
@@ -61,6 +83,7 @@ async def api_client(settings: Settings) -> AsyncIterator[CloudFrontClient]:
         async with remote_client(settings) as client:
             yield client
         return
+    require_store(settings, create=create)
     plane = build_control_plane(settings)
     try:
         created = await ensure_access_key(
