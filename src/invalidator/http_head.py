@@ -14,14 +14,16 @@ header line every few seconds, is held forever). `BoundedHeadProtocol` adds:
 each in the subclass's own error format (`_reject`), then the connection is closed. Requests
 received whole before the refused one (in flight, or pipelined behind it) are answered first,
 in order: the refusal waits for them (nothing more is read meanwhile); a request refused in its
-body while it waits in the pipeline is dropped from it, never run. Bytes are
-counted per chunk received wholly inside one head (the chunk in which a head begins is not
-counted: the bytes before it belong to pipelined requests or a body), so the bound errs by up to
-one chunk in the lenient direction. The deadline does not run against the client while the
-server itself has paused reading (a pipelined request waiting behind one in flight). A client
-that half-closes (shuts its sending side) after its requests still gets their answers, then
-the connection closes; one that disconnects is a gone client to the request in flight too,
-not only to the newest one parsed, as uvicorn has it.
+body while it waits in the pipeline is dropped from it, never run. A head is measured twice:
+the request target and header fields as the parser hands them over (exact, whatever the
+chunks: a whole head in one read is measured too), and, for a head that never ends, per chunk
+received wholly inside it (the chunk in which a head begins is not counted: the bytes before it
+belong to pipelined requests or a body), which errs by up to one chunk in the lenient direction.
+The deadline does not run against the client while the server itself has paused reading (a
+pipelined request waiting behind one in flight). A client that half-closes (shuts its sending
+side) after its requests still gets their answers, then the connection closes; one that
+disconnects is a gone client to the request in flight too, not only to the newest one parsed,
+as uvicorn has it.
 Used by the control plane's API (`api/http_protocol.py`) and the edge (`edge/fast_http.py`).
 """
 
@@ -38,6 +40,10 @@ HEAD_TIMEOUT = 10.0
 
 
 P = TypeVar("P", bound="BoundedHeadProtocol")
+
+
+class HeadTooLarge(Exception):
+    """Raised from a parser callback when a head outgrows its bound."""
 
 
 class HeadProblem:
@@ -59,6 +65,8 @@ class BoundedHeadProtocol(HttpToolsProtocol):
     head_timeout = HEAD_TIMEOUT
 
     _head_bytes = 0
+    _parsed_head = 0  # target and header fields of the current head, as parsed
+    _head_too_large = False
     _in_head = False
     _head_since = 0.0  # loop time the current head began (valid while _in_head)
     _heads_begun = 0
@@ -105,6 +113,9 @@ class BoundedHeadProtocol(HttpToolsProtocol):
         except httptools.HttpParserUpgrade:
             return  # uvicorn logs and ignores an upgrade the app cannot take; so do we
         except httptools.HttpParserError as exc:
+            if self._head_too_large:  # raised by on_url / on_header below
+                self._refuse(HeadProblem.TOO_LARGE, str(self.max_head_bytes))
+                return
             detail = str(exc).strip().rstrip(".") or type(exc).__name__
             self._refuse(HeadProblem.UNPARSABLE, detail[:200])
             return
@@ -119,6 +130,22 @@ class BoundedHeadProtocol(HttpToolsProtocol):
         """A request starts: its head is counted and timed."""
         super().on_message_begin()
         self._head_begins()
+
+    def on_url(self, url: bytes) -> None:
+        """A piece of the request target: counted against the head's bound."""
+        self._count_parsed(len(url))
+        super().on_url(url)
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        """A header field: counted against the head's bound (with its `: ` and CRLF)."""
+        self._count_parsed(len(name) + len(value) + 4)
+        super().on_header(name, value)
+
+    def _count_parsed(self, size: int) -> None:
+        self._parsed_head += size
+        if self._parsed_head > self.max_head_bytes:
+            self._head_too_large = True
+            raise HeadTooLarge()  # the parser stops; data_received refuses the request
 
     def _start_asgi_task(self, cycle: Any, app: Any) -> None:
         """As uvicorn's, remembering which cycle runs (a refusal waits for it)."""
@@ -147,7 +174,7 @@ class BoundedHeadProtocol(HttpToolsProtocol):
     def _head_begins(self) -> None:
         self._heads_begun += 1
         self._in_head = True
-        self._head_bytes = 0
+        self._head_bytes = self._parsed_head = 0
         self._head_since = self.loop.time()
         self._arm_head_timer()
 

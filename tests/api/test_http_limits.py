@@ -146,6 +146,33 @@ def test_an_endless_header_is_cut_off(server: ServerProcess) -> None:
     )
 
 
+@pytest.mark.parametrize("size", [MAX_HEAD + 1_000, 2 * MAX_HEAD])
+def test_a_head_over_the_limit_in_one_send_is_refused(server: ServerProcess, size: int) -> None:
+    """The bound holds whatever the reads: a whole head over 64 KiB that arrives in one read
+    (it was counted only across reads, so up to ~200 KB got through) is refused on the API and
+    on the edge; a head just under the bound in one read reaches the app."""
+    filler = "a" * (size - 200)
+    raw = f"GET {PATH} HTTP/1.1\r\nHost: x\r\nX-Big: {filler}\r\n\r\n".encode()
+    with _connect(server.url) as sock:
+        sock.sendall(raw)
+        answer = _response(_read_all(sock))
+    assert_error(
+        answer,
+        400,
+        "RequestHeaderSectionTooLarge",
+        f"Your request header section exceeds the maximum allowed size ({MAX_HEAD} bytes).",
+    )
+    with _connect(server.edge_url) as sock:
+        sock.sendall(raw)
+        edge = _response(_read_all(sock))
+    assert (edge.status_code, edge.text) == (431, f"The request headers exceed {MAX_HEAD} bytes.\n")
+    under = f"GET {PATH} HTTP/1.1\r\nHost: x\r\nX-Big: {'a' * (MAX_HEAD - 400)}\r\n\r\n"
+    with _connect(server.url) as sock:
+        sock.sendall(under.encode())
+        reached = _read_one(sock)  # kept alive: an answer of the app
+    assert reached.status_code == 403  # unsigned: the app's MissingAuthenticationToken
+
+
 def test_large_headers_within_the_limit_reach_the_app(server: ServerProcess) -> None:
     """40 KiB of headers is a request like any other (here: unsigned, so refused by auth)."""
     filler = "".join(f"X-Filler-{i}: {'v' * 1000}\r\n" for i in range(40))
