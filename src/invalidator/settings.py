@@ -217,6 +217,7 @@ _POSITIVE = frozenset({"body_timeout", "lease_seconds", "heartbeat_seconds", "or
                        "max_in_progress_wildcards", "rate_burst", "cache_max_bytes",
                        "cache_max_object_bytes"})  # fmt: skip
 _NOT_NEGATIVE = frozenset({"create_wait", "rate_limit"})
+_URLS = frozenset({"public_url"})
 
 
 def _out_of_range(name: str, value: Any) -> str | None:
@@ -231,4 +232,6 @@ def _out_of_range(name: str, value: Any) -> str | None:
         return "must not be negative"
     if name == "log_level" and str(value).lower() not in LOG_LEVELS:
         return f"is not a log level ({', '.join(LOG_LEVELS)})"
+    if name in _URLS and value and not is_http_url(str(value)):
+        return "is not an http(s) URL with a host (it is put in front of every Location)"
     return None

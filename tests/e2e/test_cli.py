@@ -349,6 +349,8 @@ def test_settings_config_file_not_utf8(tmp_path: Path) -> None:
         ({"INVALIDATOR_HEARTBEAT_SECONDS": "nan"}, "heartbeat_seconds: 'nan' is not a valid float"),
         ({"INVALIDATOR_ORIGIN_TIMEOUT": "inf"}, "origin_timeout: 'inf' is not a valid float"),
         ({"INVALIDATOR_PORT": "8080.5"}, "setting port: '8080.5' is not a valid int"),
+        ({"INVALIDATOR_PUBLIC_URL": "not a url"}, "setting public_url: 'not a url' is not an"),
+        ({"INVALIDATOR_PUBLIC_URL": "ftp://x.example"}, "public_url: 'ftp://x.example' is not"),
     ],
 )
 def test_settings_out_of_range(env: dict[str, str], message: str) -> None:
