@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import signal
 import sys
 from pathlib import Path
@@ -11,6 +12,7 @@ from typing import Any
 
 import click
 
+from invalidator import __version__
 from invalidator.api.http_protocol import ApiHttpProtocol
 from invalidator.cli.data_lock import data_dir_lock
 from invalidator.cli.options import SERVE_SETTINGS, settings_from, settings_options
@@ -23,6 +25,8 @@ from invalidator.logs import configure_logging
 from invalidator.propagation.local_link import LocalLink
 from invalidator.runtime import build_control_plane, build_edge, ensure_access_key
 from invalidator.settings import Settings, http_url
+
+_log = logging.getLogger("invalidator.server")
 
 
 async def serve_forever(settings: Settings) -> None:
@@ -57,6 +61,7 @@ async def _serve_locked(settings: Settings, shutdown: Shutdown) -> None:
             signal.SIGUSR1, plane.propagation.store_changed
         )
     edge = None
+    port = -1
     try:
         protocol = with_limits(ApiHttpProtocol, settings.body_timeout)
         api = shutdown.register(
@@ -86,11 +91,21 @@ async def _serve_locked(settings: Settings, shutdown: Shutdown) -> None:
             edge.agent.url = http_url(edge_server_host, port)
             await edge.start()
         sys.stdout.flush()
+        _log.info(
+            "serving",
+            extra={
+                "version": __version__,
+                "api_port": bound_port(api),
+                "edge_port": port if edge is not None else None,
+                "data_dir": str(settings.data_dir),
+            },
+        )
         await asyncio.gather(*tasks)
     finally:
         if edge is not None:
             await edge.stop()
         await plane.stop()
+        _log.info("stopped: the store is flushed and closed")
 
 
 def run(coro: Any) -> None:
