@@ -10,6 +10,7 @@ from email.utils import formatdate
 
 import pytest
 
+from invalidator.edge.responses import HIT, MISS
 from tests.support.edge_harness import HOST, MAX60, Edge
 
 
@@ -320,3 +321,23 @@ async def test_other_methods_pass_through(edge: Edge) -> None:
         assert (response.status_code, response.text) == (201, "created")
     assert edge.origin.count("/api") == 2
     assert edge.origin.last("/api").body == b"payload"
+
+
+async def test_a_wildcard_alias_serves_every_name_below_it(edge: Edge) -> None:
+    """`*.wild.example` serves `a.wild.example` and `x.y.wild.example` (any depth, as
+    CloudFront routes a wildcard alternate domain name), not the apex `wild.example`; an exact
+    alias of another distribution wins over the wildcard."""
+    edge.serve("EWILD", "ewild.example", aliases=("*.wild.example",))
+    edge.serve("EEXACT", "eexact.example", aliases=("www.wild.example",))
+    edge.origin.set("/w", b"from the origin", headers=MAX60)
+    for host in ("a.wild.example", "X.Y.Wild.Example:80"):
+        answer = await edge.get("/w", host=host)
+        assert (answer.status_code, answer.content) == (200, b"from the origin"), host
+    assert (await edge.get("/w", host="wild.example")).status_code == 404
+    await edge.get("/w", host="www.wild.example")
+    assert (await edge.get("/w", host="www.wild.example")).headers["x-cache"] == HIT
+    assert (await edge.get("/w", host="b.wild.example")).headers["x-cache"] == HIT
+    # each distribution has its own copy: the exact alias went to EEXACT, not to EWILD
+    edge.purge("/w", dist="EWILD")
+    assert (await edge.get("/w", host="www.wild.example")).headers["x-cache"] == HIT
+    assert (await edge.get("/w", host="b.wild.example")).headers["x-cache"] == MISS

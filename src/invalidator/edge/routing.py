@@ -54,6 +54,7 @@ class Routes:
         self.loaded = False  # the distributions were read from the control plane once
         self._configs: dict[str, ServingConfig] = {}
         self._hosts: dict[str, ServingConfig] = {}
+        self._wildcards: dict[str, ServingConfig] = {}  # "example.com" for `*.example.com`
         self._by_host_header: dict[str, ServingConfig | None] = {}  # Host values seen (bounded)
 
     def distribution_ids(self) -> set[str]:
@@ -76,10 +77,15 @@ class Routes:
 
     def _rebuild(self) -> None:
         hosts: dict[str, ServingConfig] = {}
+        wildcards: dict[str, ServingConfig] = {}
         for config in self._configs.values():
             for name in (config.domain_name, *config.aliases):
-                hosts[name.lower().rstrip(".")] = config
-        self._hosts = hosts
+                key = name.lower().rstrip(".")
+                if key.startswith("*."):
+                    wildcards[key[2:]] = config
+                else:
+                    hosts[key] = config
+        self._hosts, self._wildcards = hosts, wildcards
         self._by_host_header = {}
 
     def route(
@@ -115,6 +121,16 @@ class Routes:
             variant=variant_key(behavior, folded) if cacheable else "",
         )
 
+    def _wildcard_for(self, name: str) -> ServingConfig | None:
+        """The distribution whose wildcard alias (`*.example.com`) covers `name`, at any depth
+        below it (`www.example.com`, `a.b.example.com`), the most specific wildcard first; an
+        exact name always wins (it was looked up before), and the apex is not covered."""
+        for parent in _labels_above(name):
+            found = self._wildcards.get(parent)
+            if found is not None:
+                return found
+        return None
+
     def _config_for_host(self, host: str) -> ServingConfig | None:
         """The distribution a `Host` header names; remembered per exact header value (the
         same few values arrive on every request), forgotten when the distributions change."""
@@ -122,11 +138,21 @@ class Routes:
             return self._by_host_header[host]
         except KeyError:
             pass
-        config = self._hosts.get(host_name(host))
+        name = host_name(host)
+        config = self._hosts.get(name)
+        if config is None and self._wildcards:
+            config = self._wildcard_for(name)
         if len(self._by_host_header) >= _HOST_MEMO:
             self._by_host_header.clear()
         self._by_host_header[host] = config
         return config
+
+
+def _labels_above(name: str) -> list[str]:
+    """The parent domains of `name`, nearest first: `a.b.example.com` → `b.example.com`,
+    `example.com`, `com`."""
+    parts = name.split(".")
+    return [".".join(parts[i:]) for i in range(1, len(parts))]
 
 
 def host_name(host: str) -> str:
