@@ -184,7 +184,7 @@ def test_in_progress_batches_are_really_counted(tmp_path: Path, start_server: St
 
     async def offline() -> tuple[str, int]:
         # The in-process API on the store runs no propagation: its batches stay InProgress.
-        async with api_client(settings) as client:
+        async with api_client(settings, create=True) as client:
             made = await client.create_distribution(fresh_config())
             for n in range(3):
                 await client.create_invalidation(made["Id"], [f"/{n}"], f"ref-{n}")

@@ -118,7 +118,7 @@ async def add_distribution(
             "INVALIDATOR_SECRET_ACCESS_KEY": SECRET_ACCESS_KEY,
         },
     )
-    async with api_client(settings) as client:
+    async with api_client(settings, create=True) as client:
         created = await client.create_distribution(
             config_for_origin(origin_url, aliases, tag_header)
         )
