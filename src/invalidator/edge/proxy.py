@@ -100,6 +100,11 @@ class _Request:
     folded: dict[str, str]
     client_ip: str | None
     view: ForwardedView
+    # The log position and cache epoch when the request was routed with `config`: every fetch
+    # for it is stamped with them, also one made later (a follower fetching anew), so a purge
+    # or reset after the routing (a config change) covers what it stores with the old config.
+    born_pos: int = 0
+    epoch: int = 0
 
     @property
     def key(self) -> FlightKey:
@@ -265,6 +270,7 @@ class EdgeProxy:
         query, path = routed.query, routed.path
         forwarded = select_query(query, routed.behavior.query_forward) if query else ""
         client = scope.get("client")
+        born_pos = self._gate.position()
         request = _Request(
             config=routed.config,
             behavior=routed.behavior,
@@ -277,11 +283,14 @@ class EdgeProxy:
             folded=folded,
             client_ip=client[0] if client else None,
             view=routed.view,
+            born_pos=born_pos,
+            epoch=self.cache.epoch,
         )
         viewer = Viewer(receive)
         try:
             if routed.cacheable:
-                await self._serve_miss(request, viewer, send)
+                with self.cache.fetching(born_pos):  # compaction keeps the rules it may need
+                    await self._serve_miss(request, viewer, send)
             else:
                 has_body = "content-length" in folded or "transfer-encoding" in folded
                 body = _request_body(receive, viewer) if has_body else None
@@ -361,9 +370,9 @@ class EdgeProxy:
     ) -> None:
         """Fetch from the origin (revalidating a stale copy when there is one) and answer."""
         dist = request.config.distribution_id
-        born_pos = self._gate.position()  # before the request goes out
+        born_pos, epoch = request.born_pos, request.epoch  # taken when it was routed
         stack = contextlib.ExitStack()
-        epoch = stack.enter_context(self.cache.fetching(born_pos))
+        stack.enter_context(self.cache.fetching(born_pos))  # held by the fill if one starts
         response: httpx.Response | None = None
         send = viewer.tracking(send)
         try:
