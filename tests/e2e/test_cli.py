@@ -464,6 +464,38 @@ def test_sighup_stops_serve_gracefully_and_a_second_signal_does_not_wait(
 
 
 @pytest.mark.slow
+def test_under_nohup_a_hang_up_does_not_stop_serve(tmp_path: Path) -> None:
+    """Started with SIGHUP ignored (`nohup`), serve keeps it ignored: a hang-up leaves it
+    running; SIGTERM still stops it."""
+    import subprocess
+    import sys
+    import time
+
+    from tests.support.server import server_env
+
+    previous = signal.signal(signal.SIGHUP, signal.SIG_IGN)  # inherited by the child
+    try:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "invalidator", "serve", "--port", "0", "--edge-port", "-1",
+             "--data-dir", str(tmp_path / "d")],
+            env=server_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        )  # fmt: skip
+    finally:
+        signal.signal(signal.SIGHUP, previous)
+    try:
+        assert proc.stdout is not None
+        assert "listening" in proc.stdout.readline()
+        proc.send_signal(signal.SIGHUP)
+        time.sleep(1.0)
+        assert proc.poll() is None
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(15) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+
+
+@pytest.mark.slow
 def test_sigterm_stops_an_edge_still_trying_to_register() -> None:
     """An edge whose control plane does not answer retries registering, and still stops on
     SIGTERM with exit 0 (it once ignored every signal until SIGKILL)."""

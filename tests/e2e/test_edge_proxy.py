@@ -334,6 +334,10 @@ async def test_a_wildcard_alias_serves_every_name_below_it(edge: Edge) -> None:
         answer = await edge.get("/w", host=host)
         assert (answer.status_code, answer.content) == (200, b"from the origin"), host
     assert (await edge.get("/w", host="wild.example")).status_code == 404
+    deep = ".".join(["x"] * 100) + ".wild.example"  # 213 characters, 102 labels: served
+    assert (await edge.get("/w", host=deep)).status_code == 200
+    too_long = "a" * 300 + ".wild.example"  # not a DNS name: nothing to look up
+    assert (await edge.get("/w", host=too_long)).status_code == 404
     await edge.get("/w", host="www.wild.example")
     assert (await edge.get("/w", host="www.wild.example")).headers["x-cache"] == HIT
     assert (await edge.get("/w", host="b.wild.example")).headers["x-cache"] == HIT

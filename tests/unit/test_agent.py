@@ -470,3 +470,38 @@ async def test_a_heartbeat_naming_another_event_at_its_cursor_is_foreign(plane: 
     right = await plane.coordinator.heartbeat(edge.edge_id, invalidation.pos, stamp)
     assert not right.foreign
     assert set(await plane.coordinator.complete_ready()) >= {invalidation.id}
+
+
+async def test_a_longer_lease_granted_by_a_later_process_is_waited_out(plane: Plane) -> None:
+    """A session registered under a 1 s lease, renewed by a control plane granting 30 s, is
+    waited for 30 s by the next one, even when that one grants 1 s again (the stored length
+    was the one at registration)."""
+    dist = await plane.create_distribution()
+    cache = new_cache(plane)
+    edge, link = plane.edge("edge", cache)
+    await edge.join()
+    await edge.poll_once(0)
+    plane.lease_seconds = 30.0
+    await plane.restart()
+    assert await edge.renew()  # the same session, now granted 30 s
+    put(cache, dist, "/a", edge.position())
+    plane.lease_seconds = 1.0
+    await plane.restart()
+    link.cut = True
+    invalidation = await plane.invalidate(dist, "/a")
+    plane.clock.advance(1.5)  # past 1 s and the margin, well within 30 s
+    assert edge.may_serve_from_cache()
+    assert await plane.coordinator.complete_ready() == []
+    plane.clock.advance(30.0)
+    assert not edge.may_serve_from_cache()
+    assert await plane.coordinator.complete_ready() == [invalidation.id]
+
+
+async def test_an_edge_knows_the_stamp_at_its_cursor_once_joined(plane: Plane) -> None:
+    """The stamp of the event at the cursor is asked for when the edge joins (its first
+    long-poll may not return for 20 s), so a heartbeat to a restored log is foreign at once."""
+    await plane.create_distribution()
+    edge, _ = plane.edge("edge")
+    await edge.join()
+    assert edge._stamp == await plane.store.event_stamp(edge.position())
+    assert edge._stamp

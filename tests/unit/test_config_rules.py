@@ -145,6 +145,8 @@ REFUSED: list[tuple[str, dict[str, Any], Change, type[ServiceError], str]] = [
     ("alias with a space", MINIMAL, lambda c: _aliases(c, "www.example1.com "),
      InvalidArgument, "CNAME"),
     ("alias of one label", MINIMAL, lambda c: _aliases(c, "localhost"), InvalidArgument, "CNAME"),
+    ("alias with a Kelvin sign", MINIMAL, lambda c: _aliases(c, "\u212a.example.com"),
+     InvalidArgument, "CNAME"),  # lowercases to "k": a name SQLite's lower() would not match
     ("alias with a scheme", MINIMAL, lambda c: _aliases(c, "https://a.example.com"),
      InvalidArgument, "CNAME"),
     ("wildcard inside", MINIMAL, lambda c: _aliases(c, "a.*.example.com"),

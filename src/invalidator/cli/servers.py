@@ -66,7 +66,7 @@ class ListenFailed(Exception):
 class Shutdown:
     """SIGINT/SIGTERM/SIGHUP → ask every registered server to finish in-flight requests and
     stop; a second signal stops them without waiting for those (every acknowledged write is
-    already on disk).
+    already on disk). SIGHUP is left alone when it is ignored (under `nohup`).
 
     Installed first thing, before any server or store exists, so no signal can arrive while
     the default (process-killing) handler is still in place; servers registered after a
@@ -80,6 +80,8 @@ class Shutdown:
         self._running: set[asyncio.Task[None]] = set()
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+            if signum == signal.SIGHUP and signal.getsignal(signum) is signal.SIG_IGN:
+                continue  # started under nohup: a hang-up must not stop it
             with contextlib.suppress(NotImplementedError, RuntimeError):
                 loop.add_signal_handler(signum, self.request)
 

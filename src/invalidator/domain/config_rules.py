@@ -183,7 +183,7 @@ def _check_aliases(config: Mapping[str, Any]) -> None:
     seen: set[str] = set()
     for alias in aliases:
         key = alias_key(alias)
-        if len(key) > 253 or not _ALIAS.fullmatch(key):
+        if not alias.isascii() or len(key) > 253 or not _ALIAS.fullmatch(key):
             raise InvalidArgument(
                 f"The parameter CNAME contains one or more parameters that are not valid: "
                 f"{alias[:100]!r}."

@@ -106,9 +106,11 @@ class DistributionService:
     async def delete_distribution(self, distribution_id: str, if_match: str | None) -> None:
         """Delete a disabled distribution whose config every edge has (If-Match required)."""
         deleted: list[Distribution] = []
+        # Asked here, on the loop that owns the leases (the check runs in the writer thread).
+        found = await self._store.get_distribution(distribution_id)
+        deploying = found is not None and self._propagation.config_pending(found)
 
         def check(current: Distribution) -> None:
-            deploying = self._propagation.config_pending(current)
             check_deletable(current, if_match, deploying=deploying)
             deleted.append(current)
 

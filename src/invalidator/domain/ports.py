@@ -155,6 +155,11 @@ class Store(Protocol):
         """Forget several edge sessions."""
         ...
 
+    async def raise_edge_leases(self, lease_seconds: float) -> None:
+        """Record that every stored session may be granted leases of `lease_seconds` (the
+        stored length only grows: a later process waits out the longest an edge may hold)."""
+        ...
+
     async def touch_edges(self, edge_ids: Sequence[str], at: datetime) -> None:
         """Record that these sessions were heard from at `at` (their `seen_at`)."""
         ...

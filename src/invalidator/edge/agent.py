@@ -90,6 +90,7 @@ class EdgeAgent:
         self._cursor = 0
         self._stamp = ""  # the stamp of the event at the cursor, once known
         self._reloading = False  # after a reset, until the serving configs are read again
+        self._resets = 0  # bumped by every reset: an application under way stops
         self._required = 0
         self._lease_until = 0.0
         self._lease_seconds = heartbeat_interval * 3
@@ -140,7 +141,17 @@ class EdgeAgent:
         self._table.set_distributions(configs)
         self._lease_seconds = grant.lease_seconds
         self._lease_until = sent + grant.lease_seconds
+        await self._learn_stamp()
         log.info("edge registered", extra={"edge_id": self.edge_id, "cursor": self._cursor})
+
+    async def _learn_stamp(self) -> None:
+        """The stamp of the event at the cursor, asked for at once (a poll would learn it only
+        when it returns, up to `poll_wait` later on a quiet log, and until then the edge could
+        not tell another log with the same positions from its own)."""
+        cursor = self._cursor
+        _, _, anchor = await self._link.events(cursor, 0)
+        if anchor and self._cursor == cursor and not self._stamp:
+            self._stamp = anchor
 
     async def stop(self, deregister: bool = True) -> None:
         """Stop following; by default leave the fleet so nothing waits for this edge."""
@@ -178,11 +189,14 @@ class EdgeAgent:
         a store restored from a backup) resets the edge first."""
         if self._reloading:
             await self._reload()
+            if self._reloading:  # not reached: the next round tries again
+                return
         after, stamp = self._cursor, self._stamp
         events, head, anchor = await self._link.events(after, wait)
         if head < after or (anchor is not None and stamp and anchor != stamp):
             if self._cursor == after:  # not reset meanwhile by a heartbeat's answer
-                await self._reset(head, "another event at the cursor" if head >= after else "")
+                self._reset(head, "another event at the cursor" if head >= after else "")
+                await self._reload()
             return
         if anchor and not self._stamp and self._cursor == after:
             self._stamp = anchor  # learnt where the edge joined, to compare from now on
@@ -233,7 +247,7 @@ class EdgeAgent:
         if (grant.head < cursor or grant.foreign) and self._cursor == cursor:
             # `head` was read after the control plane saw `cursor`; comparing with the
             # cursor now would mistake an answer overtaken by a concurrent poll for a reset.
-            await self._reset(grant.head, "another event at the cursor" if grant.foreign else "")
+            self._reset(grant.head, "another event at the cursor" if grant.foreign else "")
         if lapsed:
             # We were without a lease: invalidations may have completed without us.
             self._required = max(self._required, grant.head)
@@ -255,10 +269,12 @@ class EdgeAgent:
             self.edge_id = grant.edge_id
             return grant
 
-    async def _reset(self, head: int, why: str = "") -> None:
+    def _reset(self, head: int, why: str = "") -> None:
         """The control plane's log is not the one followed: drop the cache, follow the new
         log from its head, and serve from cache again only once the distributions' configs
-        are read from it (those of the old log may key or tag differently)."""
+        are read from it (those of the old log may key or tag differently). The poll task
+        reads them (`_reload`): the one task that applies events, so a late answer never
+        replaces a config applied after it."""
         log.warning(
             "event log reset; clearing the cache",
             extra={"edge_id": self.edge_id, "head": head, "reason": why or "head behind cursor"},
@@ -267,16 +283,21 @@ class EdgeAgent:
         self._cursor = self._required = head
         self._stamp = ""
         self._reloading = True
-        await self._reload()
+        self._resets += 1
 
     async def _reload(self) -> None:
-        """Read every serving config again after a reset (retried by the next poll when the
-        control plane cannot be reached); what was cached meanwhile is dropped again."""
+        """Read every serving config and the stamp at the cursor again after a reset, from the
+        poll task only (retried by its next round when the control plane cannot be reached);
+        what was cached meanwhile is dropped again. A reset during the reload restarts it."""
+        resets = self._resets
         try:
             configs = await self._link.distributions()
+            await self._learn_stamp()
         except LinkError as exc:
             log.warning("reading the configs after a reset failed", extra={"error": str(exc)})
             return
+        if resets != self._resets:
+            return  # reset again meanwhile: the next round reads the newer log's
         self._table.set_distributions(configs)
         self._cache.clear()
         self._reloading = False
@@ -295,7 +316,10 @@ class EdgeAgent:
             self._cache.purge(event.distribution_id, ("/*",), event.pos)
 
     async def _apply(self, events: list[Event]) -> None:
+        resets = self._resets
         for event in events:
+            if resets != self._resets:
+                return  # reset while applying: these events are of the log left behind
             if event.pos <= self._cursor:
                 continue
             if event.kind is EventKind.INVALIDATION:
@@ -303,6 +327,8 @@ class EdgeAgent:
                 self.purges_applied += 1
             elif event.kind is EventKind.DISTRIBUTION:
                 config = await self._link.distribution(event.distribution_id)
+                if resets != self._resets:
+                    return  # reset while the config was read
                 if config is None:
                     self._table.remove_distribution(event.distribution_id)
                 elif self._table.upsert_distribution(config):

@@ -8,6 +8,7 @@ protocol's fast path for hits, so both decide alike.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from invalidator.domain.serving import CacheBehavior, ServingConfig
@@ -139,6 +140,8 @@ class Routes:
         except KeyError:
             pass
         name = host_name(host)
+        if len(name) > _MAX_HOST:
+            return None  # not remembered either: a Host of 64 KiB would stay in the memo
         config = self._hosts.get(name)
         if config is None and self._wildcards:
             config = self._wildcard_for(name)
@@ -148,11 +151,16 @@ class Routes:
         return config
 
 
-def _labels_above(name: str) -> list[str]:
+_MAX_HOST = 253  # a DNS name's most characters: longer Hosts name nothing served
+
+
+def _labels_above(name: str) -> Iterator[str]:
     """The parent domains of `name`, nearest first: `a.b.example.com` → `b.example.com`,
-    `example.com`, `com`."""
-    parts = name.split(".")
-    return [".".join(parts[i:]) for i in range(1, len(parts))]
+    `example.com`, `com` (slices of `name`: linear in its length)."""
+    dot = name.find(".")
+    while dot >= 0:
+        yield name[dot + 1 :]
+        dot = name.find(".", dot + 1)
 
 
 def host_name(host: str) -> str:

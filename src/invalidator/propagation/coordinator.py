@@ -110,6 +110,8 @@ class Coordinator:
         # coordinator means a new process; `serve` holds the data-directory lock).
         gone = [edge.id for edge in sessions if edge.in_process]
         await self._store.delete_edges(gone)
+        # The sessions heartbeating this process get its leases: a later process must know.
+        await self._store.raise_edge_leases(self._leases.lease_seconds)
         for edge in (e for e in sessions if not e.in_process):
             # The edge counts the lease it was granted: a previous process's may be longer.
             held = max(edge.lease_seconds, self._leases.lease_seconds)

@@ -555,6 +555,17 @@ class SqliteStore:
         if ids:
             await self._write(job)
 
+    async def raise_edge_leases(self, lease_seconds: float) -> None:
+        """Raise every stored session's granted lease length to at least `lease_seconds`."""
+
+        def job(conn: sqlite3.Connection) -> None:
+            conn.execute(
+                "UPDATE edge_sessions SET lease_seconds = ? WHERE lease_seconds < ?",
+                (lease_seconds, lease_seconds),
+            )
+
+        await self._write(job)
+
     async def touch_edges(self, edge_ids: Sequence[str], at: datetime) -> None:
         """Note that these sessions were heard from at `at`."""
         rows = [(time_text(at), i) for i in edge_ids]
