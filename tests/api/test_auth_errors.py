@@ -283,3 +283,33 @@ def test_a_key_limited_to_some_distributions_lists_only_those(start_server: Star
     assert pages[0]["DistributionList"]["NextMarker"] == made[3]
     everything = srv.client().list_distributions()["DistributionList"]
     assert [s["Id"] for s in everything["Items"]] == made
+
+
+def test_a_refused_signature_is_logged_with_the_key_it_claimed(
+    start_server: StartServer,
+) -> None:
+    """SignatureDoesNotMatch and InvalidClientTokenId are logged with the access key id the
+    request named (an operator must see which key fails; "-" said nothing), never a secret."""
+    import json
+    import time
+
+    srv = start_server(INVALIDATOR_LOG_LEVEL="info")
+    dist = srv.create_distribution()
+    path = f"/2020-05-31/distribution/{dist.id}/invalidation"
+    with SignedClient(srv.url) as api:
+        assert api.send("POST", path, batch_xml(["/a"], "x"), secret="wrong").status_code == 403
+    unknown = "AKIAUNKNOWNKEY000000"
+    with SignedClient(srv.url, key_id=unknown, secret="whatever") as stranger:
+        assert stranger.send("GET", path).status_code == 403
+    wanted = {"SignatureDoesNotMatch": ACCESS_KEY_ID, "InvalidClientTokenId": unknown}
+    deadline = time.monotonic() + 5
+    while True:
+        records = [json.loads(line) for line in srv.output if line.startswith("{")]
+        seen = {r.get("error_code"): r.get("access_key_id") for r in records
+                if r.get("message") == "request"}  # fmt: skip
+        if all(code in seen for code in wanted):
+            break
+        assert time.monotonic() < deadline, seen
+        time.sleep(0.05)
+    assert {code: seen[code] for code in wanted} == wanted
+    assert not any(SECRET_ACCESS_KEY in line or "whatever" in line for line in srv.output)

@@ -128,6 +128,7 @@ class ControlPlaneApp:
             await self._cut_short(send, version, request_id, operation)
             return
         except ServiceError as exc:
+            key_id = exc.access_key_id or key_id
             response = Response(exc.status, error_document(exc, version, request_id))
             if isinstance(exc, MethodNotAllowed) and exc.allowed:
                 response.headers.append(("allow", ", ".join(exc.allowed)))

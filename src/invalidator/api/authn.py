@@ -7,7 +7,7 @@ from invalidator.api.auth.request import ParsedSigV4, SignedRequest, parse_autho
 from invalidator.api.auth.sigv4 import verify_sigv4
 from invalidator.api.http import Request
 from invalidator.domain.clock import Clock
-from invalidator.domain.errors import AccessDenied, InvalidClientTokenId
+from invalidator.domain.errors import AccessDenied, InvalidClientTokenId, ServiceError
 from invalidator.domain.models import AccessKey
 from invalidator.domain.ports import Store
 
@@ -29,14 +29,18 @@ class Authenticator:
             body=request.body,
         )
         parsed = parse_authorization(signed, version)
-        key = await self._store.get_access_key(parsed.access_key_id)
-        if key is None or key.revoked:
-            raise InvalidClientTokenId()
-        now = self._clock.now()
-        if isinstance(parsed, ParsedSigV4):
-            verify_sigv4(signed, parsed, key.secret_access_key, now)
-        else:
-            verify_legacy(signed, parsed, key.secret_access_key, now)
+        try:
+            key = await self._store.get_access_key(parsed.access_key_id)
+            if key is None or key.revoked:
+                raise InvalidClientTokenId()
+            now = self._clock.now()
+            if isinstance(parsed, ParsedSigV4):
+                verify_sigv4(signed, parsed, key.secret_access_key, now)
+            else:
+                verify_legacy(signed, parsed, key.secret_access_key, now)
+        except ServiceError as exc:
+            exc.access_key_id = parsed.access_key_id  # logged (a key id is no secret)
+            raise
         return key
 
 

@@ -24,6 +24,7 @@ class ServiceError(Exception):
 
     def __init__(self, message: str | None = None) -> None:
         self.message = message if message is not None else self.default_message
+        self.access_key_id: str | None = None  # the key the request claimed, for the log
         super().__init__(self.message)
 
     @property
