@@ -348,3 +348,22 @@ async def test_other_methods_keep_their_method_and_send_no_empty_body(edge: Edge
         edge.client.request("GET", "/res", content=b"abc", headers={"host": HOST}), 10
     )
     assert got.content == b"done" and edge.origin.last("/res").body == b""
+
+
+async def test_an_error_is_cached_for_the_error_caching_ttl_not_a_day(edge: Edge) -> None:
+    """A 404 without caching headers stays 10 s, as on CloudFront (it was kept DefaultTTL, a
+    day: a file published later stayed missing), and as long as a custom error response's
+    ErrorCachingMinTTL says; a 503 marked no-store is still kept those 10 s."""
+    edge.origin.set("/missing", b"nope", status=404)
+    edge.origin.set("/down", b"later", status=503, headers=[("Cache-Control", "no-store")])
+    for path in ("/missing", "/down"):
+        await edge.get(path)
+        assert (await edge.get(path)).headers["x-cache"] == "Hit from invalidator", path
+    edge.clock.now += 11
+    for path in ("/missing", "/down"):
+        assert (await edge.get(path)).headers["x-cache"] == "Miss from invalidator", path
+    edge.serve("E1", HOST, error_ttls=((404, 60),))
+    edge.clock.now += 11  # the copy fetched above, under the 10 s default, is gone
+    await edge.get("/missing")
+    edge.clock.now += 30
+    assert (await edge.get("/missing")).headers["x-cache"] == "Hit from invalidator"

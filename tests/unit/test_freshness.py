@@ -168,3 +168,30 @@ def test_a_response_to_an_authorized_request(cache_control: str, stored: bool) -
                        authorized=True)  # fmt: skip
     assert result.storable is stored
     assert freshness("GET", 200, {"cache-control": cache_control}, T(), now=NOW).storable
+
+
+def error_fresh(headers: dict[str, str], status: int, error_ttl: int = 10) -> Freshness:
+    return freshness("GET", status, headers, T(), now=NOW, error_ttl=error_ttl)
+
+
+@pytest.mark.parametrize("status", [400, 403, 404, 405, 410, 414, 500, 501, 502, 503, 504])
+def test_errors_are_kept_for_the_error_caching_ttl(status: int) -> None:
+    """Without caching headers an error is kept for the Error Caching Minimum TTL (10 s by
+    default), not DefaultTTL; a longer header lifetime wins, a shorter one does not."""
+    assert error_fresh({}, status).ttl == 10
+    assert error_fresh({}, status, error_ttl=60).ttl == 60
+    assert error_fresh({"cache-control": "max-age=300"}, status).ttl == 300
+    assert error_fresh({"cache-control": "max-age=3"}, status).ttl == 10
+    assert not error_fresh({}, status, error_ttl=0).storable
+
+
+def test_no_store_keeps_some_errors_out_and_is_ignored_for_the_others() -> None:
+    """`no-store` (or `no-cache`, `private`) keeps 404, 410, 414 and 501 out of the cache;
+    CloudFront ignores it for the other errors, which stay for the error caching TTL. 416 is
+    never cached."""
+    for status in (404, 410, 414, 501):
+        assert not error_fresh({"cache-control": "no-store"}, status).storable
+    for status in (400, 403, 500, 502, 503, 504):
+        assert error_fresh({"cache-control": "no-cache"}, status).ttl == 10
+    assert not error_fresh({"cache-control": "max-age=60"}, 416).storable
+    assert error_fresh({}, 200).ttl == 86400  # other statuses as before

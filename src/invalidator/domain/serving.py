@@ -28,6 +28,7 @@ from invalidator.domain.models import Distribution
 
 _HOST = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9.\-]*[A-Za-z0-9])?$|^\[[0-9A-Fa-f:]+\]$")
 DEFAULT_TTL = 86400
+DEFAULT_ERROR_CACHING_TTL = 10  # seconds CloudFront keeps an error response by default
 # Every method CloudFront serves (AllowedMethods' largest choice), and its default choice.
 ALL_METHODS = ("DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT")
 READ_METHODS = ("GET", "HEAD")
@@ -159,6 +160,15 @@ class ServingConfig:
     tag_header: str | None
     cache_behaviors: tuple[CacheBehavior, ...] = ()
     default_behavior: CacheBehavior | None = None
+    error_ttls: tuple[tuple[int, int], ...] = ()  # (status, ErrorCachingMinTTL) set by config
+
+    def error_caching_ttl(self, status: int) -> int:
+        """How long an error response of `status` is cached at least (CloudFront's Error
+        Caching Minimum TTL: a custom error response's, else 10 s)."""
+        for code, ttl in self.error_ttls:
+            if code == status:
+                return ttl
+        return DEFAULT_ERROR_CACHING_TTL
 
     @cached_property
     def default(self) -> CacheBehavior:
@@ -190,6 +200,7 @@ class ServingConfig:
             tag_header=None if data.get("tag_header") is None else str(data["tag_header"]),
             cache_behaviors=tuple(_behavior_from(b) for b in data.get("cache_behaviors") or ()),
             default_behavior=None if default is None else _behavior_from(default),
+            error_ttls=tuple((int(c), int(t)) for c, t in data.get("error_ttls") or ()),
         )
 
     def behavior_for(self, path: str) -> CacheBehavior:
@@ -332,6 +343,11 @@ def serving_config(
         tag_header=str(tag_config["HeaderName"]) if tag_config.get("HeaderName") else None,
         cache_behaviors=paths,
         default_behavior=default,
+        error_ttls=tuple(
+            (int(r["ErrorCode"]), int(r["ErrorCachingMinTTL"]))
+            for r in _items(config.get("CustomErrorResponses"))
+            if r.get("ErrorCode") is not None and r.get("ErrorCachingMinTTL") is not None
+        ),
     )
 
 

@@ -27,6 +27,13 @@ from typing import Protocol
 
 STORABLE_METHODS = frozenset({"GET", "HEAD"})
 STORABLE_BY_DEFAULT = frozenset({200, 203, 204, 300, 301, 404, 405, 410, 414, 501})
+# Error responses CloudFront caches by the Error Caching Minimum TTL (Developer Guide, "Control
+# how long CloudFront caches errors"): 10 s unless a custom error response sets it (see
+# `ServingConfig.error_caching_ttl`); a header lifetime counts only when longer;
+# `no-store`/`no-cache`/`private` keep 404, 410, 414 and 501 out of the cache and are ignored
+# for the others; 416 is never cached.
+ERROR_STATUSES = frozenset({400, 403, 404, 405, 410, 414, 416, 500, 501, 502, 503, 504})
+_ERRORS_OBEYING_NO_STORE = frozenset({404, 410, 414, 501})
 _NOT_STORED = frozenset({"no-store", "private", "no-cache"})
 _SHARED_WITH_AUTHORIZATION = frozenset({"public", "s-maxage", "must-revalidate"})
 _ETAG = re.compile(r'\s*(W/)?("[^"]*")\s*(?:,|$)')
@@ -131,10 +138,13 @@ def freshness(
     *,
     now: float,
     authorized: bool = False,
+    error_ttl: int | None = None,
 ) -> Freshness:
     """Whether (and for how long) a response to `method` may be stored; `now` in epoch seconds.
 
-    `authorized`: the request carried an Authorization header to the origin.
+    `authorized`: the request carried an Authorization header to the origin. `error_ttl`: the
+    distribution's Error Caching Minimum TTL for this status; given, an error status follows
+    CloudFront's error caching (see ERROR_STATUSES) instead of the rules for other responses.
     """
     if method.upper() not in STORABLE_METHODS:
         return NOT_STORABLE
@@ -145,6 +155,8 @@ def freshness(
     directives = parse_cache_control(headers.get("cache-control", ""))
     if authorized and not _SHARED_WITH_AUTHORIZATION.intersection(directives):
         return NOT_STORABLE
+    if error_ttl is not None and status in ERROR_STATUSES:
+        return _error_freshness(status, directives, headers, ttls, error_ttl, now, age)
     if _NOT_STORED.intersection(directives):
         if ttls.min_ttl > 0:
             return _result(ttls.min_ttl, age)
@@ -155,6 +167,26 @@ def freshness(
             return NOT_STORABLE
         lifetime = ttls.default_ttl
     return _result(min(max(lifetime, ttls.min_ttl), ttls.max_ttl), age)
+
+
+def _error_freshness(
+    status: int,
+    directives: Mapping[str, str | None],
+    headers: Mapping[str, str],
+    ttls: Ttls,
+    error_ttl: int,
+    now: float,
+    age: int,
+) -> Freshness:
+    """An error response: kept for the error caching TTL, or a longer header lifetime (up to
+    MaxTTL); never 416; not at all when a 404, 410, 414 or 501 says `no-store` and the like."""
+    if status == 416:
+        return NOT_STORABLE
+    if _NOT_STORED.intersection(directives):
+        return NOT_STORABLE if status in _ERRORS_OBEYING_NO_STORE else _result(error_ttl, age)
+    lifetime = _explicit_lifetime(directives, headers, now)
+    ttl = error_ttl if lifetime is None else min(max(lifetime, error_ttl), ttls.max_ttl)
+    return _result(ttl, age)
 
 
 def _result(ttl: int, age: int) -> Freshness:

@@ -431,7 +431,8 @@ class EdgeProxy:
         fields = fold_headers(pairs)
         fresh = freshness(request.method, response.status_code, fields, behavior,
                           now=self._wall_clock(),
-                          authorized=request.view.get("authorization") is not None)  # fmt: skip
+                          authorized=request.view.get("authorization") is not None,
+                          error_ttl=config.error_caching_ttl(response.status_code))  # fmt: skip
         if not fresh.storable or response.status_code in (206, 304):
             return None
         declared = declared_length(fields)
@@ -498,6 +499,7 @@ class EdgeProxy:
             request.behavior,
             now=self._wall_clock(),
             authorized=request.view.get("authorization") is not None,
+            error_ttl=config.error_caching_ttl(stale.status),
         )
         tags = None
         if config.tag_header and config.tag_header.lower() in names:
