@@ -46,7 +46,11 @@ from bench.creates import free_port, run_load, start_invalidator
 from bench.fleet import ROOT, bench_parser
 from invalidator.api.auth.request import SignedRequest, format_basic, parse_authorization
 from invalidator.api.auth.sigv4 import sign_sigv4, verify_sigv4
-from invalidator.api.wire.invalidation_xml import invalidation_document, read_invalidation_batch
+from invalidator.api.wire.invalidation_xml import (
+    invalidation_batch_document,
+    invalidation_document,
+    read_invalidation_batch,
+)
 from invalidator.cli.origin_config import config_for_origin
 from invalidator.domain.batches import Limits, validate_batch
 from invalidator.domain.ids import RandomIds
@@ -56,7 +60,6 @@ from invalidator.propagation.local_link import LocalLink
 from invalidator.runtime import build_control_plane, build_edge, ensure_access_key
 from invalidator.settings import load_settings
 
-_NS = "http://cloudfront.amazonaws.com/doc/2020-05-31/"
 _ANSWER = b'<?xml version="1.0"?>\n<Invalidation><Id>I0000000000000</Id></Invalidation>'
 _Message = dict[str, Any]
 
@@ -97,11 +100,7 @@ def _start_bare(port: int) -> subprocess.Popen[bytes]:
 def pure_steps(number: int = 2000) -> dict[str, float]:
     """Microseconds per call of each pure step of one create (2 paths, SigV4)."""
     paths = ("/bench/c1/r1/f0.html", "/bench/c1/r1/f1.html")
-    items = "".join(f"<Path>{p}</Path>" for p in paths)
-    body = (
-        f'<InvalidationBatch xmlns="{_NS}"><Paths><Quantity>2</Quantity><Items>{items}</Items>'
-        "</Paths><CallerReference>bench-1-1</CallerReference></InvalidationBatch>"
-    ).encode()
+    body = invalidation_batch_document(paths, "bench-1-1", "2020-05-31")
     now = datetime.now(UTC)
     path = "/2020-05-31/distribution/EBENCHDIST0001/invalidation"
     host = (("host", "127.0.0.1:8080"), ("x-amz-date", format_basic(now)))
@@ -140,15 +139,6 @@ def pure_steps(number: int = 2000) -> dict[str, float]:
         name: min(timeit.repeat(step, number=number, repeat=5)) / number * 1e6
         for name, step in steps.items()
     }
-
-
-def _body(caller_reference: str, paths: tuple[str, ...]) -> bytes:
-    items = "".join(f"<Path>{p}</Path>" for p in paths)
-    return (
-        f'<InvalidationBatch xmlns="{_NS}"><Paths><Quantity>{len(paths)}</Quantity>'
-        f"<Items>{items}</Items></Paths><CallerReference>{caller_reference}</CallerReference>"
-        "</InvalidationBatch>"
-    ).encode()
 
 
 async def _asgi_create(app: Any, path: str, body: bytes) -> int:
@@ -214,7 +204,8 @@ async def pipeline(clients: int, seconds: float, *, through_app: bool) -> dict[s
                     ref = f"costs-{index}-{n}"
                     paths = (f"/c{index}/r{n}/f0.html", f"/c{index}/r{n}/f1.html")
                     if through_app:
-                        failed += await _asgi_create(plane.app, path, _body(ref, paths)) != 201
+                        body = invalidation_batch_document(paths, ref, "2020-05-31")
+                        failed += await _asgi_create(plane.app, path, body) != 201
                     else:
                         await plane.service.create_invalidation(dist, ref, len(paths), paths)
                     done += 1
