@@ -20,6 +20,7 @@ from tests.support.signing import batch_xml, sign_headers
 
 NOT_HTTP = re.compile(r"The request is not valid HTTP/1\.1: .+\.")
 MAX_HEAD = 64 * 1024
+HEAD_TOO_LARGE = f"Your request header section exceeds the maximum allowed size ({MAX_HEAD} bytes)."
 
 
 @pytest.fixture(scope="module")
@@ -142,7 +143,7 @@ def test_an_endless_header_is_cut_off(server: ServerProcess) -> None:
         answer,
         400,
         "RequestHeaderSectionTooLarge",
-        f"Your request header section exceeds the maximum allowed size ({MAX_HEAD} bytes).",
+        HEAD_TOO_LARGE,
     )
 
 
@@ -160,7 +161,7 @@ def test_a_head_over_the_limit_in_one_send_is_refused(server: ServerProcess, siz
         answer,
         400,
         "RequestHeaderSectionTooLarge",
-        f"Your request header section exceeds the maximum allowed size ({MAX_HEAD} bytes).",
+        HEAD_TOO_LARGE,
     )
     with _connect(server.edge_url) as sock:
         sock.sendall(raw)

@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
+from tests.support.child import kill
 from tests.support.distribution_calls import fresh_config
 from tests.support.edge_process import Stalled
 from tests.support.server import server_env
@@ -81,8 +82,7 @@ def test_cli_delete_disables_waits_for_deployed_and_deletes(stalled: Stalled) ->
         stalled.thaw()
         out, err = proc.communicate(timeout=30)
     finally:
-        if proc.poll() is None:
-            proc.kill()
+        kill(proc)
     assert proc.returncode == 0, out + err
     assert out.strip() == f"deleted {dist_id}"
     with pytest.raises(cf.exceptions.NoSuchDistribution):

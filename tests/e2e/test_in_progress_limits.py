@@ -11,6 +11,7 @@ import sys
 import time
 from collections.abc import Callable
 
+from tests.support.child import kill
 from tests.support.edge_process import Stalled
 from tests.support.envelope import assert_error
 from tests.support.server import ServerProcess, server_env
@@ -86,8 +87,7 @@ def test_wait_shows_progress_until_completed(stalled: Stalled) -> None:
         stalled.thaw()
         out, err = proc.communicate(timeout=30)
     finally:
-        if proc.poll() is None:
-            proc.kill()
+        kill(proc)
     assert proc.returncode == 0, out + err
     lines = out.splitlines()
     inv_id = lines[0].split()[0]

@@ -381,13 +381,7 @@ async def test_a_store_restored_from_a_backup_is_another_log(tmp_path: Path, pla
     cursor. Positions alone look continuous; the stamp of the event at the cursor does not
     match, so the edge drops its cache (the copy the restored log invalidated at a position
     the edge had already passed) and reads the configs again before serving from cache."""
-    dist = await plane.create_distribution()
-    cache = new_cache(plane)
-    edge, _ = plane.edge("edge", cache)
-    await edge.join()
-    await edge.poll_once(0)
-    backup = tmp_path / "backup.sqlite"
-    _backup(tmp_path / "db.sqlite", backup)
+    dist, cache, edge, backup = await _caught_up_then_backed_up(tmp_path, plane)
     view = await plane.distributions.get_distribution(dist)
     renamed = {**view.distribution.config, "CacheTagConfig": {"HeaderName": "X-Other-Tags"}}
     await plane.distributions.update_distribution(dist, renamed, view.distribution.etag)
@@ -409,6 +403,20 @@ async def test_a_store_restored_from_a_backup_is_another_log(tmp_path: Path, pla
     assert edge.position() == plane.coordinator.head
     assert table.configs[dist].tag_header == "X-Cache-Tags"  # the restored log's config
     assert edge.may_serve_from_cache()
+
+
+async def _caught_up_then_backed_up(
+    tmp_path: Path, plane: Plane
+) -> tuple[str, EdgeCache, EdgeAgent, Path]:
+    """A distribution, an edge caught up with the log, and a backup of the store taken then."""
+    dist = await plane.create_distribution()
+    cache = new_cache(plane)
+    edge, _ = plane.edge("edge", cache)
+    await edge.join()
+    await edge.poll_once(0)
+    backup = tmp_path / "backup.sqlite"
+    _backup(tmp_path / "db.sqlite", backup)
+    return dist, cache, edge, backup
 
 
 def _backup(source: Path, target: Path) -> None:
@@ -435,13 +443,7 @@ async def test_the_old_logs_cursor_is_no_acknowledgement_of_the_restored_log(
     (beyond the restored head, or another event there) acknowledges nothing: an invalidation
     the restored log writes at a position the edge had passed waits until the edge, reset by
     that answer, has applied it. (Counted, it completed at once while the edge kept its copy.)"""
-    dist = await plane.create_distribution()
-    cache = new_cache(plane)
-    edge, _ = plane.edge("edge", cache)
-    await edge.join()
-    await edge.poll_once(0)
-    backup = tmp_path / "backup.sqlite"
-    _backup(tmp_path / "db.sqlite", backup)
+    dist, cache, edge, backup = await _caught_up_then_backed_up(tmp_path, plane)
     await plane.invalidate(dist, "/noise")
     await edge.poll_once(0)
     await _restore(plane, backup)
