@@ -41,7 +41,8 @@ from invalidator.propagation.metrics import PropagationMetrics
 log = logging.getLogger("invalidator.propagation")
 _TICK = 0.05
 COMPLETED = InvalidationStatus.COMPLETED
-_HOUSEKEEPING = 1.0  # seconds between forgetting long-gone sessions and noting `seen_at`
+_HOUSEKEEPING = 1.0
+_STAMPS_KEPT = 1024  # seconds between forgetting long-gone sessions and noting `seen_at`
 
 
 class Coordinator:
@@ -72,6 +73,7 @@ class Coordinator:
         self._pending: dict[str, Invalidation] = {}
         self._waiters: dict[str, list[asyncio.Future[Invalidation | None]]] = {}
         self._config_pos: dict[str, int] = {}
+        self._stamps: dict[int, str] = {}  # position -> stamp of its event (see _stamp_at)
         self._head = 0
         self._synced = 0  # store positions up to here have been adopted (see sync_with_store)
         self._new_events = asyncio.Condition()
@@ -277,7 +279,20 @@ class Coordinator:
             return True
         if not stamp or cursor <= 0:
             return False
-        return await self._store.event_stamp(cursor) != stamp
+        return await self._stamp_at(cursor) != stamp
+
+    async def _stamp_at(self, pos: int) -> str:
+        """The stamp of the event at `pos` ("" when there is none), remembered: an event never
+        changes under one process (a restored store means a new process), and every edge's
+        heartbeat and poll asks for the position it is at, mostly the same few."""
+        found = self._stamps.get(pos)
+        if found is None:
+            found = await self._store.event_stamp(pos) or ""
+            if found:  # "" may still be written there by another process: ask again next time
+                if len(self._stamps) >= _STAMPS_KEPT:
+                    self._stamps.clear()
+                self._stamps[pos] = found
+        return found
 
     def _epoch(self, lease: EdgeLease) -> str:
         # Changes whenever this side may have stopped waiting for the session: at each lapse
@@ -332,7 +347,7 @@ class Coordinator:
                         await self._new_events.wait_for(
                             lambda: self._head > after or self._released != released
                         )
-        anchor = None if after <= 0 else (await self._store.event_stamp(after) or "")
+        anchor = None if after <= 0 else await self._stamp_at(after)
         if self._head <= after:
             return [], self._head, anchor
         found = await self._store.events_after(after, limit)
