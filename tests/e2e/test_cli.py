@@ -540,3 +540,34 @@ def test_serve_on_a_taken_port_is_one_clear_line(tmp_path: Path, which: str) -> 
     error_line = next(line for line in done.stderr.splitlines() if line.startswith(failed))
     assert "address already in use" in error_line  # the cause on the one line
     assert "Traceback" not in done.stderr + done.stdout
+
+
+def test_edge_refuses_a_listen_port_above_65535() -> None:
+    """`--listen HOST:70000` is a usage error (it listened on 70000 - 65536 = 4464)."""
+    done = invalidator(
+        "edge", "--control-plane", "http://127.0.0.1:9", "--listen", "127.0.0.1:70000",
+        "--access-key-id", ACCESS_KEY_ID, "--secret-access-key", SECRET_ACCESS_KEY,
+        check=False, timeout=15,
+    )  # fmt: skip
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "--listen must be HOST:PORT with a port from 0 to 65535" in done.stderr
+    assert "listening" not in done.stdout
+
+
+def test_serve_logs_serving_and_stopped_as_json(start_server: StartServer) -> None:
+    """Besides the plain listening lines, `serve` logs a JSON `serving` line (version, ports,
+    data dir) when it is up and a `stopped` line when the store is closed."""
+    import time
+
+    from invalidator import __version__
+
+    srv = start_server(INVALIDATOR_LOG_LEVEL="info")
+    assert srv.terminate() == 0
+    time.sleep(0.2)
+    records = [json.loads(line) for line in srv.output if line.startswith("{")]
+    (serving,) = [r for r in records if r["message"] == "serving"]
+    assert serving["version"] == __version__
+    assert serving["api_port"] == int(srv.url.rsplit(":", 1)[1])
+    assert serving["edge_port"] == int(srv.edge_url.rsplit(":", 1)[1])
+    assert serving["data_dir"] == str(srv.data_dir)
+    assert any(r["message"] == "stopped: the store is flushed and closed" for r in records)
